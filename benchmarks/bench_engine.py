@@ -1,0 +1,88 @@
+"""Forward + backward of a stacked RNN/GRU/LSTM: deeprnn's NumPy engine against torch.nn.* in one run.
+
+    python benchmarks/bench_engine.py                 # standard config, 1 and 2 threads
+    python benchmarks/bench_engine.py --threads 2 --cells lstm --iters 50
+
+Both sides run the same shapes, dtype (float32) and thread count. Their timings alternate in blocks
+(--rounds blocks of --iters iterations each, after warm-up iterations in every block), so a noisy
+neighbour slows both alike, while neither side's idle BLAS/OpenMP threads, which spin-wait for a
+while after each call, steal a core from the other side's iteration. Reported: tokens/s (T·B per forward+backward, median over iterations)
+and the ratio deeprnn / torch (above 1.0: deeprnn is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+import deeprnn as dr
+
+CELLS = {"lstm": (dr.LSTM, torch.nn.LSTM), "gru": (dr.GRU, torch.nn.GRU), "rnn": (dr.RNN, torch.nn.RNN)}
+
+
+def time_pair(name, args, threads):
+    ours_cls, torch_cls = CELLS[name]
+    T, B, I, H, L = args.seq, args.batch, args.input, args.hidden, args.layers
+    ours = ours_cls(I, H, num_layers=L, seed=0)
+    ref = torch_cls(I, H, num_layers=L)
+    ref.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((T, B, I), dtype=np.float32)  # (T, B, I)
+    d_out = rng.standard_normal((T, B, H), dtype=np.float32)  # (T, B, H)
+    xt, dt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(d_out)
+
+    def step_ours():
+        ours(x)
+        ours.backward(d_out)
+
+    def step_torch():
+        out, _ = ref(xt)
+        out.backward(dt)
+
+    torch.set_num_threads(threads)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        t_ours, t_torch = [], []
+        for _ in range(args.rounds):
+            for fn, acc in ((step_ours, t_ours), (step_torch, t_torch)):
+                for _ in range(args.warmup):
+                    fn()
+                for _ in range(args.iters):
+                    t0 = time.perf_counter()
+                    fn()
+                    acc.append(time.perf_counter() - t0)
+    tok = T * B
+    ours_tps, torch_tps = tok / statistics.median(t_ours), tok / statistics.median(t_torch)
+    return ours_tps, torch_tps
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=list(CELLS))
+    p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--seq", type=int, default=35)
+    p.add_argument("--input", type=int, default=28)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
+    args = p.parse_args()
+    print(f"# {platform.processor() or platform.machine()}, numpy {np.__version__}, torch {torch.__version__}, "
+          f"L={args.layers} H={args.hidden} B={args.batch} T={args.seq} I={args.input}, float32, fwd+bwd")
+    print("| cell | threads | deeprnn tokens/s | torch tokens/s | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    for threads in args.threads:
+        for name in args.cells:
+            ours, ref = time_pair(name, args, threads)
+            print(f"| {name.upper()} | {threads} | {ours:,.0f} | {ref:,.0f} | {ours / ref:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Argument checks. Each error names the expected and the actual value."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def fmt_shape(shape) -> str:
+    """(35, 28) -> '(35, 28)'; letters are kept: ('T', 'B', 28) -> '(T, B, 28)'."""
+    return "(" + ", ".join(str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A whole number (not a bool) within [minimum, maximum]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"expected {name} to be an int, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"expected {name} >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"expected {name} <= {maximum}, got {value}")
+    return int(value)
+
+
+def check_bool(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"expected {name} to be a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def check_choice(name: str, value, choices) -> str:
+    if value not in choices:
+        raise ValueError(f"expected {name} to be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_float_dtype(name: str, dtype) -> np.dtype:
+    """float32 or float64."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"expected {name} to be float32 or float64, got {dtype!r}") from None
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"expected {name} to be float32 or float64, got {dt}")
+    return dt
+
+
+def check_array(name: str, x, dtype: np.dtype, shape: tuple, alt_shape: tuple | None = None) -> np.ndarray:
+    """An ndarray of the model's dtype whose shape matches ``shape`` (or ``alt_shape``).
+
+    Shapes mix ints (must match) with letters (any size >= 1), e.g. ('T', 'B', 28).
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"expected {name} to be a numpy.ndarray, got {type(x).__name__}")
+    if x.dtype != dtype:
+        raise TypeError(f"expected {name} of dtype {dtype} (the model's dtype), got {x.dtype}")
+    if not any(_matches(x.shape, s) for s in (shape, alt_shape) if s is not None):
+        want = fmt_shape(shape) + ("" if alt_shape is None else f" or {fmt_shape(alt_shape)}")
+        raise ValueError(f"expected {name} of shape {want}, got {fmt_shape(x.shape)}")
+    return x
+
+
+def _matches(actual: tuple, pattern: tuple) -> bool:
+    if len(actual) != len(pattern):
+        return False
+    return all(a >= 1 if isinstance(p, str) else a == p for a, p in zip(actual, pattern))
+
+
+def check_lengths(lengths, batch: int, steps: int) -> np.ndarray:
+    """One valid length per sequence, each in [1, T]."""
+    arr = np.asarray(lengths)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"expected lengths to be integers, got dtype {arr.dtype}")
+    if arr.shape != (batch,):
+        raise ValueError(f"expected lengths of shape ({batch},) (one per sequence), got {fmt_shape(arr.shape)}")
+    if arr.size and (arr.min() < 1 or arr.max() > steps):
+        bad = arr[(arr < 1) | (arr > steps)][0]
+        raise ValueError(f"expected every length in [1, {steps}] (T = {steps}), got {bad}")
+    return arr.astype(np.int64)

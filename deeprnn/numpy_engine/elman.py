@@ -1,0 +1,87 @@
+"""Elman RNN: one step forward and, right below it, one step backward.
+
+Shapes: x_t (B, I), h_{t-1} (B, H), G = H.
+
+    a_t = x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh     (B, H)
+    h_t = φ(a_t)          φ = tanh   (φ' = 1 - h_t²)
+                          φ = relu   (φ' = 1 where h_t > 0, else 0)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ops import linear, tanh_grad
+from .fused import select
+from .weights import CellKernel, Weights, cell_grads, input_bias, linear_backward
+
+NONLINEARITIES = ("tanh", "relu")
+
+
+def rnn_pointwise_forward(gx, h, relu: bool) -> None:
+    """h (B, H) comes in as h_{t-1} W_hhᵀ and leaves as h_t = φ(h + gx) (the NumPy reference)."""
+    h += gx  # a_t
+    if relu:
+        np.maximum(h, 0.0, out=h)
+    else:
+        np.tanh(h, out=h)
+
+
+def rnn_pointwise_backward(dh, h, da, relu: bool) -> None:
+    """Backprop rnn_pointwise_forward. dh (B, H) = dL/dh_t, h = h_t. Writes da (B, H) = dL/da_t."""
+    if relu:
+        np.multiply(dh, h > 0, out=da)  # into a_t: dh where h_t > 0
+    else:
+        tanh_grad(h, out=da)
+        da *= dh  # into a_t: dh ⊙ (1 - h_t²)
+
+
+def rnn_core_forward(gx, h_prev, w: Weights, h, nonlinearity: str = "tanh") -> None:
+    """One step. gx (B, H) = x_t W_ihᵀ + b_ih + b_hh. Writes h (B, H)."""
+    np.matmul(h_prev, w.w_hh.T, out=h)  # (B, H) h_{t-1} W_hhᵀ
+    select(rnn_pointwise_forward, h.dtype)(gx, h, nonlinearity == "relu")
+
+
+def rnn_core_backward(dh, h, w: Weights, da, dh_prev, nonlinearity: str = "tanh") -> None:
+    """Backprop one step. dh (B, H) = dL/dh_t, h (B, H) = h_t. Writes da (B, H) = dL/da_t and dh_prev."""
+    select(rnn_pointwise_backward, dh.dtype)(dh, h, da, nonlinearity == "relu")
+    np.matmul(da, w.w_hh, out=dh_prev)  # (B, H) into h_{t-1}
+
+
+def rnn_step_forward(x, h, params: dict, nonlinearity: str = "tanh"):
+    """One Elman step. x (B, I), h (B, H); params has torch.nn.RNNCell names.
+    Returns (h_next (B, H), cache)."""
+    w = Weights.from_cell_params(params)
+    gx = linear(x, w.w_ih, input_bias(w, fold_hh=True))  # (B, H)
+    h_next = np.empty_like(h)  # (B, H)
+    rnn_core_forward(gx, h, w, h_next, nonlinearity)
+    return h_next, (x, h, h_next, w, nonlinearity)
+
+
+def rnn_step_backward(dh, cache):
+    """Backprop rnn_step_forward. Returns (dx (B, I), dh_prev (B, H), dparams)."""
+    x, h_prev, h, w, nonlinearity = cache
+    da, dh_prev = np.empty_like(h), np.empty_like(h_prev)  # (B, H)
+    rnn_core_backward(dh, h, w, da, dh_prev, nonlinearity)
+    dx, g = linear_backward(da, da, x, h_prev, w)
+    return dx, dh_prev, cell_grads(g)
+
+
+# ---- adapters for the time loop in recurrence.py ------------------------------------------------
+
+
+def _kernel(nonlinearity: str) -> CellKernel:
+    def alloc(T, B, H, P, dtype, proj):
+        return {}, None
+
+    def forward(gx_t, prev, w, cache_t, new, scratch):
+        rnn_core_forward(gx_t, prev[0], w, new[0], nonlinearity)
+
+    def backward(dstate, prev, new, gx_t, cache_t, w, dgx_t, dgh_t, dprev, scratch):
+        rnn_core_backward(dstate[0], new[0], w, dgx_t, dprev[0], nonlinearity)
+
+    return CellKernel(f"RNN_{nonlinearity.upper()}", 1, 1, True, alloc, forward, backward)
+
+
+RNN_TANH_KERNEL = _kernel("tanh")
+RNN_RELU_KERNEL = _kernel("relu")

@@ -1,0 +1,129 @@
+"""GRU: one step forward and, right below it, one step backward (PyTorch's gate order r, z, n).
+
+Shapes: x_t (B, I), h_{t-1} (B, H), G = 3H.
+
+    gx = x_t W_ihᵀ + b_ih                  (B, G), split into gx_r, gx_z, gx_n
+    gh = h_{t-1} W_hhᵀ + b_hh              (B, G), split into gh_r, gh_z, gh_n
+    r_t = σ(gx_r + gh_r)
+    z_t = σ(gx_z + gh_z)
+    n_t = tanh(gx_n + r_t ⊙ gh_n)          (b_hn sits inside r ⊙ (W_hn h + b_hn), as in PyTorch)
+    h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}  = n_t + z_t ⊙ (h_{t-1} - n_t)
+
+Because b_hn is multiplied by r_t, the input and recurrent parts are not a plain sum: they get
+different gradients (dgx_n = da_n but dgh_n = da_n ⊙ r_t).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ops import linear, sigmoid, sigmoid_grad, tanh_grad
+from .fused import select
+from .weights import CellKernel, Weights, cell_grads, linear_backward
+
+
+def _split3(a: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(B, 3H) -> three (B, H) views, in PyTorch's gate order r, z, n."""
+    H = a.shape[-1] // 3
+    return a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
+
+
+def gru_pointwise_forward(gx, gh, b_hh, h_prev, h) -> None:
+    """The gate nonlinearities and the state update of one step (the NumPy reference).
+
+    gx (B, G) comes in as x_t W_ihᵀ + b_ih and leaves as the gates [r, z, n]; gh (B, G) comes in as
+    h_{t-1} W_hhᵀ and leaves with b_hh added (its n part is needed by the backward pass);
+    b_hh (G,) may be zeros. Writes h (B, H).
+    """
+    H = h.shape[-1]
+    gh += b_hh
+    rz = gx[:, : 2 * H]
+    rz += gh[:, : 2 * H]
+    sigmoid(rz, out=rz)  # r, z (adjacent)
+    r, z, n = _split3(gx)
+    np.multiply(r, gh[:, 2 * H :], out=h)  # (h as scratch) r ⊙ gh_n
+    n += h
+    np.tanh(n, out=n)  # n_t = tanh(gx_n + r ⊙ gh_n)
+    np.subtract(h_prev, n, out=h)
+    h *= z
+    h += n  # h_t = n + z ⊙ (h_{t-1} - n)
+
+
+def gru_pointwise_backward(dh, h_prev, gates, gh, dgx, dgh, dh_direct) -> None:
+    """Backprop gru_pointwise_forward. dh (B, H) = dL/dh_t.
+
+    Writes dgx (B, G) = dL/d(gx), dgh (B, G) = dL/d(gh) and dh_direct (B, H) = dh ⊙ z, the part of
+    dL/dh_{t-1} that skips the recurrent GEMM.
+    """
+    H = dh.shape[-1]
+    r, z, n = _split3(gates)
+    gh_n = gh[:, 2 * H :]
+    da_r, da_z, da_n = _split3(dgx)
+    tanh_grad(n, out=da_n)
+    np.subtract(1.0, z, out=dh_direct)  # (dh_direct as scratch)
+    da_n *= dh_direct
+    da_n *= dh  # into n's pre-activation:  dh ⊙ (1 - z) ⊙ (1 - n²)
+    sigmoid_grad(z, out=da_z)
+    np.subtract(h_prev, n, out=dh_direct)
+    da_z *= dh_direct
+    da_z *= dh  # into z's pre-activation:  dh ⊙ (h_{t-1} - n) ⊙ z(1-z)
+    sigmoid_grad(r, out=da_r)
+    da_r *= gh_n
+    da_r *= da_n  # into r's pre-activation:  da_n ⊙ gh_n ⊙ r(1-r)
+    dgh[:, : 2 * H] = dgx[:, : 2 * H]  # into gh_r, gh_z: the same as gx_r, gx_z
+    np.multiply(da_n, r, out=dgh[:, 2 * H :])  # into gh_n: da_n ⊙ r
+    np.multiply(dh, z, out=dh_direct)  # into h_{t-1} directly: dh ⊙ z
+
+
+def gru_core_forward(gx, h_prev, w: Weights, gh, h) -> None:
+    """One step given gx = x_t W_ihᵀ + b_ih (B, G), which becomes the gates. Writes gh (B, G) and h (B, H)."""
+    np.matmul(h_prev, w.w_hh.T, out=gh)  # (B, G) one recurrent GEMM for all three gates
+    b_hh = w.b_hh if w.b_hh is not None else np.zeros(gh.shape[-1], gh.dtype)
+    select(gru_pointwise_forward, gx.dtype)(gx, gh, b_hh, h_prev, h)
+
+
+def gru_core_backward(dh, h_prev, gates, gh, w: Weights, dgx, dgh, dh_prev, scratch) -> None:
+    """Backprop one step. dh (B, H) = dL/dh_t. Writes dgx, dgh (B, G) and dh_prev (B, H);
+    ``scratch`` is a (B, H) work buffer."""
+    select(gru_pointwise_backward, dh.dtype)(dh, h_prev, gates, gh, dgx, dgh, scratch)
+    np.matmul(dgh, w.w_hh, out=dh_prev)  # (B, H) into h_{t-1} through gh
+    dh_prev += scratch  # ... plus the direct path through z ⊙ h_{t-1}
+
+
+def gru_step_forward(x, h, params: dict):
+    """One GRU step. x (B, I), h (B, H); params has torch.nn.GRUCell names.
+    Returns (h_next (B, H), cache)."""
+    w = Weights.from_cell_params(params)
+    gates = linear(x, w.w_ih, w.b_ih)  # (B, G)
+    gh = np.empty_like(gates)  # (B, G)
+    h_next = np.empty_like(h)  # (B, H)
+    gru_core_forward(gates, h, w, gh, h_next)
+    return h_next, (x, h, gates, gh, w)
+
+
+def gru_step_backward(dh, cache):
+    """Backprop gru_step_forward. Returns (dx (B, I), dh_prev (B, H), dparams)."""
+    x, h_prev, gates, gh, w = cache
+    dgx, dgh = np.empty_like(gates), np.empty_like(gates)  # (B, G)
+    dh_prev = np.empty_like(h_prev)
+    gru_core_backward(dh, h_prev, gates, gh, w, dgx, dgh, dh_prev, np.empty_like(h_prev))
+    dx, g = linear_backward(dgx, dgh, x, h_prev, w)
+    return dx, dh_prev, cell_grads(g)
+
+
+# ---- adapter for the time loop in recurrence.py -------------------------------------------------
+
+
+def _alloc(T, B, H, P, dtype, proj):
+    return {"gh": np.empty((T, B, 3 * H), dtype)}, np.empty((B, H), dtype)  # (T, B, G), (B, H)
+
+
+def _forward(gx_t, prev, w, cache_t, new, scratch):
+    gru_core_forward(gx_t, prev[0], w, cache_t["gh"], new[0])
+
+
+def _backward(dstate, prev, new, gates_t, cache_t, w, dgx_t, dgh_t, dprev, scratch):
+    gru_core_backward(dstate[0], prev[0], gates_t, cache_t["gh"], w, dgx_t, dgh_t, dprev[0], scratch)
+
+
+GRU_KERNEL = CellKernel("GRU", 3, 1, False, _alloc, _forward, _backward)

@@ -1,0 +1,147 @@
+"""LSTM: one step forward and, right below it, one step backward (PyTorch's gate order i, f, g, o).
+
+Shapes: x_t (B, I), h_{t-1} (B, P), c_{t-1} (B, H), G = 4H; P = proj_size if set, else H.
+
+    a_t = x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh       (B, G), split into a_i, a_f, a_g, a_o
+    i_t = σ(a_i)     f_t = σ(a_f)     g_t = tanh(a_g)     o_t = σ(a_o)
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+    m_t = o_t ⊙ tanh(c_t)
+    h_t = m_t                      (with proj_size:  h_t = m_t W_hrᵀ,  W_hr (P, H))
+
+Three levels, each backward right under its forward:
+* ``lstm_pointwise_*``: the elementwise equations (NumPy; fused.py may swap in a compiled float32 twin);
+* ``lstm_core_*``: one step given the input part gx = x_t W_ihᵀ + b_ih + b_hh, which the time loop
+  computes for all steps with one GEMM; they write into buffers owned by the caller;
+* ``lstm_step_*``: pure functions of (x, state, params), adding the input projection and weight grads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ops import linear, sigmoid, sigmoid_grad, tanh_grad
+from .fused import select
+from .weights import CellKernel, Weights, cell_grads, input_bias, linear_backward
+
+
+def _split4(a: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(B, 4H) -> four (B, H) views, in PyTorch's gate order i, f, g, o."""
+    H = a.shape[-1] // 4
+    return a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+
+
+def lstm_pointwise_forward(gx, rec, c_prev, c, tanh_c, m) -> None:
+    """The gate nonlinearities and the cell update of one step (the NumPy reference).
+
+    gx (B, G) comes in as x_t W_ihᵀ + b_ih + b_hh and leaves as the gates [i, f, g, o];
+    rec (B, G) = h_{t-1} W_hhᵀ. Writes c (B, H), tanh_c = tanh(c_t) (B, H) and m = o ⊙ tanh(c_t) (B, H).
+    """
+    H = c.shape[-1]
+    gx += rec  # (B, G) pre-activations a_t
+    sigmoid(gx[:, : 2 * H], out=gx[:, : 2 * H])  # i, f (adjacent)
+    np.tanh(gx[:, 2 * H : 3 * H], out=gx[:, 2 * H : 3 * H])  # g
+    sigmoid(gx[:, 3 * H :], out=gx[:, 3 * H :])  # o
+    i, f, g, o = _split4(gx)
+    np.multiply(f, c_prev, out=c)  # c_t = f ⊙ c_{t-1}
+    np.multiply(i, g, out=tanh_c)  #       (i ⊙ g, tanh_c is free until the next line but one)
+    c += tanh_c  #       + i ⊙ g
+    np.tanh(c, out=tanh_c)
+    np.multiply(o, tanh_c, out=m)  # m_t = o ⊙ tanh(c_t)
+
+
+def lstm_pointwise_backward(dm, dc, c_prev, gates, tanh_c, da, dc_prev) -> None:
+    """Backprop lstm_pointwise_forward. dm (B, H) = dL/dm_t, dc (B, H) = dL/dc_t arriving from t+1.
+
+    Writes da (B, G) = dL/da_t (input and recurrent pre-activations share it) and dc_prev (B, H).
+    """
+    i, f, g, o = _split4(gates)
+    da_i, da_f, da_g, da_o = _split4(da)
+    tanh_grad(tanh_c, out=da_o)  # (da_o used as scratch)
+    da_o *= o
+    da_o *= dm
+    np.add(dc, da_o, out=dc_prev)  # dL/dc_t total = dc + dm ⊙ o ⊙ (1 - tanh²c_t); held in dc_prev
+    dc_t = dc_prev
+    sigmoid_grad(o, out=da_o)
+    da_o *= tanh_c
+    da_o *= dm  # into a_o:  dm ⊙ tanh(c_t) ⊙ o(1-o)
+    sigmoid_grad(i, out=da_i)
+    da_i *= g
+    da_i *= dc_t  # into a_i:  dc_t ⊙ g ⊙ i(1-i)
+    sigmoid_grad(f, out=da_f)
+    da_f *= c_prev
+    da_f *= dc_t  # into a_f:  dc_t ⊙ c_{t-1} ⊙ f(1-f)
+    tanh_grad(g, out=da_g)
+    da_g *= i
+    da_g *= dc_t  # into a_g:  dc_t ⊙ i ⊙ (1-g²)
+    dc_t *= f  # into c_{t-1}: dc_t ⊙ f   (dc_prev now holds its final value)
+
+
+def lstm_core_forward(gx, h_prev, c_prev, w: Weights, tanh_c, m, h, c, scratch) -> None:
+    """One step given gx = x_t W_ihᵀ + b_ih + b_hh (B, G), which becomes the gates.
+
+    Writes tanh_c, m (B, H), h (B, P) and c (B, H); without a projection, m and h are one array.
+    ``scratch`` is a (B, G) work buffer.
+    """
+    np.matmul(h_prev, w.w_hh.T, out=scratch)  # (B, G) h_{t-1} W_hhᵀ: one GEMM for all four gates
+    select(lstm_pointwise_forward, gx.dtype)(gx, scratch, c_prev, c, tanh_c, m)
+    if w.w_hr is not None:
+        np.matmul(m, w.w_hr.T, out=h)  # (B, P) h_t = m_t W_hrᵀ
+
+
+def lstm_core_backward(dh, dc, c_prev, gates, tanh_c, w: Weights, da, dh_prev, dc_prev, dm_scratch) -> None:
+    """Backprop one step. dh (B, P) = dL/dh_t, dc (B, H) = dL/dc_t arriving from step t+1.
+    Writes da (B, G), dh_prev (B, P) and dc_prev (B, H)."""
+    if w.w_hr is not None:
+        dm = np.matmul(dh, w.w_hr, out=dm_scratch)  # (B, H) into m_t through h_t = m_t W_hrᵀ
+    else:
+        dm = dh
+    select(lstm_pointwise_backward, da.dtype)(dm, dc, c_prev, gates, tanh_c, da, dc_prev)
+    np.matmul(da, w.w_hh, out=dh_prev)  # (B, P) into h_{t-1}
+
+
+def lstm_step_forward(x, h, c, params: dict):
+    """One LSTM step. x (B, I), h (B, P), c (B, H); params has torch.nn.LSTMCell names
+    (weight_ih, weight_hh, optional bias_ih, bias_hh, and weight_hr for a projection).
+    Returns (h_next (B, P), c_next (B, H), cache)."""
+    w = Weights.from_cell_params(params)
+    gates = linear(x, w.w_ih, input_bias(w, fold_hh=True))  # (B, G)
+    c_next, tanh_c = np.empty_like(c), np.empty_like(c)  # (B, H)
+    h_next = np.empty_like(h)  # (B, P)
+    m = h_next if w.w_hr is None else np.empty_like(c)  # (B, H)
+    lstm_core_forward(gates, h, c, w, tanh_c, m, h_next, c_next, np.empty_like(gates))
+    return h_next, c_next, (x, h, c, gates, tanh_c, m, w)
+
+
+def lstm_step_backward(dh, dc, cache):
+    """Backprop lstm_step_forward. dh (B, P), dc (B, H).
+    Returns (dx (B, I), dh_prev (B, P), dc_prev (B, H), dparams with the names of params)."""
+    x, h_prev, c_prev, gates, tanh_c, m, w = cache
+    da = np.empty_like(gates)  # (B, G)
+    dh_prev, dc_prev = np.empty_like(h_prev), np.empty_like(c_prev)
+    lstm_core_backward(dh, dc, c_prev, gates, tanh_c, w, da, dh_prev, dc_prev, np.empty_like(c_prev))
+    dx, g = linear_backward(da, da, x, h_prev, w)
+    if w.w_hr is not None:
+        g = g._replace(w_hr=dh.T @ m)  # (P, H) into W_hr
+    return dx, dh_prev, dc_prev, cell_grads(g)
+
+
+# ---- adapter for the time loop in recurrence.py -------------------------------------------------
+
+
+def _alloc(T, B, H, P, dtype, proj):
+    tanh_cs = np.empty((T, B, H), dtype)  # (T, B, H)
+    ms = np.empty((T, B, H), dtype) if proj else None  # (T, B, H) pre-projection outputs
+    scratch = (np.empty((B, 4 * H), dtype), np.empty((B, H), dtype))  # (B, G), (B, H)
+    return {"tanh_c": tanh_cs, "m": ms}, scratch
+
+
+def _forward(gx_t, prev, w, cache_t, new, scratch):
+    m = new[0] if cache_t["m"] is None else cache_t["m"]
+    lstm_core_forward(gx_t, prev[0], prev[1], w, cache_t["tanh_c"], m, new[0], new[1], scratch[0])
+
+
+def _backward(dstate, prev, new, gates_t, cache_t, w, dgx_t, dgh_t, dprev, scratch):
+    lstm_core_backward(dstate[0], dstate[1], prev[1], gates_t, cache_t["tanh_c"], w, dgx_t, dprev[0], dprev[1], scratch[1])
+
+
+LSTM_KERNEL = CellKernel("LSTM", 4, 2, True, _alloc, _forward, _backward)

@@ -1,0 +1,253 @@
+"""Deep (stacked, optionally bidirectional) RNN, GRU and LSTM layers with PyTorch's interface.
+
+    out, h_n = rnn(x, h0)                  out, (h_n, c_n) = lstm(x, (h0, c0))
+    dx, dh0 = rnn.backward(d_out, dh_n)    dx, (dh0, dc0) = lstm.backward(d_out, (dh_n, dc_n))
+
+Layer l reads the output of layer l-1 (after dropout, in training mode only, for l >= 1). A
+bidirectional layer runs a second recurrence over the reversed sequence (each sequence reversed within
+its own length) and concatenates both outputs: (T, B, D·P). States are indexed layer * D + direction.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..checks import check_array, check_bool, check_choice, check_int, check_lengths
+from .elman import NONLINEARITIES, RNN_RELU_KERNEL, RNN_TANH_KERNEL
+from .gru import GRU_KERNEL
+from .lstm import LSTM_KERNEL
+from .module import Module, is_grad_enabled
+from .recurrence import recurrence_backward, recurrence_forward
+from .weights import Weights
+
+
+class RNNBase(Module):
+    """Shared by RNN, GRU and LSTM: parameters, the layer and direction loops, dropout, checks."""
+
+    def __init__(self, kernel, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, dtype=np.float32, seed=None):
+        super().__init__(hidden_size, dtype, seed)
+        self.kernel = kernel
+        self.input_size = check_int("input_size", input_size, minimum=1)
+        self.num_layers = check_int("num_layers", num_layers, minimum=1)
+        self.bias = check_bool("bias", bias)
+        self.batch_first = check_bool("batch_first", batch_first)
+        self.bidirectional = check_bool("bidirectional", bidirectional)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+            raise ValueError(f"expected dropout to be a number in [0, 1], got {dropout!r}")
+        self.dropout = float(dropout)
+        if self.dropout > 0 and self.num_layers == 1:
+            warnings.warn(f"dropout={dropout} has no effect with num_layers=1: it applies between layers",
+                          stacklevel=3)
+        self.proj_size = check_int("proj_size", proj_size, minimum=0)
+        if self.proj_size and self.proj_size >= self.hidden_size:
+            raise ValueError(f"expected proj_size < hidden_size = {self.hidden_size}, got {self.proj_size}")
+        self.num_directions = 2 if self.bidirectional else 1
+        self.output_size = self.proj_size or self.hidden_size  # P: the size of h
+        self._init_params(self._param_shapes())
+        self._cache = None
+
+    def _names(self, layer: int, direction: int) -> list[str]:
+        sfx = f"_l{layer}" + ("_reverse" if direction else "")
+        names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
+        return [n + sfx for n in names + (["weight_hr"] if self.proj_size else [])]
+
+    def _param_shapes(self) -> dict:
+        G, H, P, D = self.kernel.gate_mult * self.hidden_size, self.hidden_size, self.output_size, self.num_directions
+        shapes = {}
+        for layer in range(self.num_layers):
+            I = self.input_size if layer == 0 else D * P
+            for d in range(D):
+                sizes = [(G, I), (G, P)] + ([(G,), (G,)] if self.bias else []) + ([(P, H)] if self.proj_size else [])
+                shapes.update(zip(self._names(layer, d), sizes))
+        return shapes
+
+    def _weights(self, layer: int, direction: int) -> Weights:
+        p = [self.params[n] for n in self._names(layer, direction)]
+        b = (p[2], p[3]) if self.bias else (None, None)
+        return Weights(p[0], p[1], *b, p[-1] if self.proj_size else None)
+
+    def _grad_names(self, layer: int, direction: int, g: Weights) -> dict:
+        return dict(zip(self._names(layer, direction), (a for a in g if a is not None)))
+
+    # ---- shapes in and out ----------------------------------------------------------------------
+
+    def _state_shapes(self, batch):
+        """Expected state shapes: h (L·D, B, P) and, for LSTM, c (L·D, B, H)."""
+        n = self.num_layers * self.num_directions
+        sizes = (self.output_size, self.hidden_size)[: self.kernel.n_states]
+        return [(n, batch, s) if batch is not None else (n, s) for s in sizes]
+
+    def _check_state(self, name, hx, batch, unbatched):
+        """hx: None (zeros), an array (RNN/GRU) or a tuple (h, c) (LSTM) -> tuple of (L·D, B, ·) arrays."""
+        shapes = self._state_shapes(None if unbatched else batch)
+        if hx is None:
+            return tuple(np.zeros((s[0], batch, s[-1]), self.dtype) for s in shapes)
+        if self.kernel.n_states == 2:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError(f"expected {name} to be a tuple (h, c) for LSTM, got {type(hx).__name__}")
+            letters = ("h", "c")
+        else:
+            hx, letters = (hx,), ("h",)
+        out = []
+        for a, s, letter in zip(hx, shapes, letters):
+            check_array(f"{name}[{letter}]" if len(letters) > 1 else name, a, self.dtype, s)
+            out.append(a[:, None, :] if unbatched else a)
+        return tuple(out)
+
+    def _pack_state(self, states, unbatched):
+        """Tuple of (L·D, B, ·) arrays -> what the user sees, without the batch axis if unbatched."""
+        if unbatched:
+            states = tuple(s[:, 0] for s in states)
+        return states if self.kernel.n_states == 2 else states[0]
+
+    # ---- forward and backward ---------------------------------------------------------------------
+
+    def __call__(self, x, hx=None, lengths=None):
+        return self.forward(x, hx, lengths)
+
+    def forward(self, x, hx=None, lengths=None):
+        """x (T, B, I), or (B, T, I) with batch_first, or (T, I) unbatched.
+        hx: h0 (L·D, B, P), or (h0, c0) for LSTM; None means zeros.
+        lengths: optional (B,) valid length of each sequence (the rest is padding).
+        Returns (output (T, B, D·P), h_n) or, for LSTM, (output, (h_n, c_n))."""
+        I = self.input_size
+        check_array("x", x, self.dtype, ("B", "T", I) if self.batch_first else ("T", "B", I), ("T", I))
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x[:, None, :]  # (T, 1, I)
+        elif self.batch_first:
+            x = x.transpose(1, 0, 2)  # (T, B, I)
+        T, B, _ = x.shape
+        state0 = self._check_state("hx", hx, B, unbatched)
+        mask = rev = None
+        if lengths is not None:
+            if unbatched:
+                raise ValueError("expected lengths only with batched input (T, B, I), got unbatched (T, I)")
+            lens = check_lengths(lengths, B, T)
+            t = np.arange(T)[:, None]  # (T, 1)
+            mask = (t < lens[None, :])[..., None]  # (T, B, 1) True where valid
+            rev = np.where(t < lens, lens - 1 - t, t)  # (T, B) time index of each reversed position
+        inp = np.ascontiguousarray(x)  # (T, B, I)
+        layers, finals = [], []
+        for layer in range(self.num_layers):
+            outs, caches = [], []
+            for d in range(self.num_directions):
+                s0 = tuple(s[layer * self.num_directions + d] for s in state0)
+                xin = inp if d == 0 else _reverse(inp, rev)
+                out, fin, cache = recurrence_forward(self.kernel, xin, s0, self._weights(layer, d), mask)
+                outs.append(out if d == 0 else _reverse(out, rev))
+                caches.append(cache)
+                finals.append(fin)
+            out = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)  # (T, B, D·P)
+            drop = None
+            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
+                keep = self.rng.random(out.shape, dtype=self.dtype) >= self.dropout
+                scale = 0.0 if self.dropout == 1 else 1.0 / (1.0 - self.dropout)  # inverted dropout
+                drop = keep.astype(self.dtype) * self.dtype.type(scale)  # (T, B, D·P)
+                out = out * drop
+            layers.append((caches, drop))
+            inp = out
+        final = tuple(np.stack([f[k] for f in finals]) for k in range(self.kernel.n_states))  # (L·D, B, ·)
+        self._cache = (layers, rev, x.shape, unbatched) if is_grad_enabled() else None
+        if unbatched:
+            inp = inp[:, 0]  # (T, D·P)
+        elif self.batch_first:
+            inp = inp.transpose(1, 0, 2)  # (B, T, D·P)
+        return inp, self._pack_state(final, unbatched)
+
+    def backward(self, d_out, dhx=None):
+        """BPTT through the last forward. d_out has the output's shape; dhx (optional) the final
+        state's. Accumulates into self.grads; returns (dx, dh0) or, for LSTM, (dx, (dh0, dc0))."""
+        if self._cache is None:
+            raise ValueError("expected a forward() (with gradients enabled) before backward(), got none "
+                             "since the last backward()")
+        layers, rev, (T, B, _), unbatched = self._cache
+        D, P = self.num_directions, self.output_size
+        shape = (T, D * P) if unbatched else ((B, T, D * P) if self.batch_first else (T, B, D * P))
+        check_array("d_out", d_out, self.dtype, shape)
+        dfinal = self._check_state("dhx", dhx, B, unbatched)
+        if unbatched:
+            d_out = d_out[:, None, :]
+        elif self.batch_first:
+            d_out = d_out.transpose(1, 0, 2)  # (T, B, D·P)
+        self._cache = None
+        d_inp = d_out
+        dstate0 = [[None] * (self.num_layers * D) for _ in range(self.kernel.n_states)]
+        for layer in reversed(range(self.num_layers)):
+            caches, drop = layers[layer]
+            if drop is not None:
+                d_inp = d_inp * drop  # into the undropped output of this layer
+            dx = None
+            for d in range(D):
+                i = layer * D + d
+                d_o = d_inp[..., d * P:(d + 1) * P]  # (T, B, P)
+                d_o = d_o if d == 0 else _reverse(d_o, rev)
+                dxd, ds0, g = recurrence_backward(d_o, tuple(s[i] for s in dfinal), caches[d])
+                dxd = dxd if d == 0 else _reverse(dxd, rev)
+                dx = dxd if dx is None else dx + dxd
+                for k, s in enumerate(ds0):
+                    dstate0[k][i] = s
+                self._accumulate(self._grad_names(layer, d, g))
+            d_inp = dx  # (T, B, ·) into the input of this layer
+        dstate0 = tuple(np.stack(s) for s in dstate0)  # (L·D, B, ·)
+        if unbatched:
+            d_inp = d_inp[:, 0]
+        elif self.batch_first:
+            d_inp = d_inp.transpose(1, 0, 2)
+        return d_inp, self._pack_state(dstate0, unbatched)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        defaults = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False, proj_size=0)
+        for k, v in defaults.items():
+            if getattr(self, k) != v:
+                s += f", {k}={getattr(self, k)}"
+        return s
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def _reverse(a, rev):
+    """Reverse time, each sequence within its own length (rev from forward) or the whole axis."""
+    if rev is None:
+        return np.ascontiguousarray(a[::-1])
+    return a[rev, np.arange(a.shape[1])]
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = φ(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh), φ = tanh or relu.
+    Arguments and defaults follow torch.nn.RNN (plus dtype and seed)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
+        self.nonlinearity = check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+        kernel = RNN_TANH_KERNEL if nonlinearity == "tanh" else RNN_RELU_KERNEL
+        super().__init__(kernel, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, 0, dtype, seed)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
+
+
+class GRU(RNNBase):
+    """GRU with PyTorch's gate order r, z, n (equations in gru.py). Arguments follow torch.nn.GRU."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, dtype=np.float32, seed=None):
+        super().__init__(GRU_KERNEL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, 0, dtype, seed)
+
+
+class LSTM(RNNBase):
+    """LSTM with PyTorch's gate order i, f, g, o and optional proj_size (equations in lstm.py).
+    Arguments follow torch.nn.LSTM."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, dtype=np.float32, seed=None):
+        super().__init__(LSTM_KERNEL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, proj_size, dtype, seed)
