@@ -12,6 +12,12 @@ def fmt_shape(shape) -> str:
     return "(" + ", ".join(str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
 
 
+def describe(value) -> str:
+    """A value's type, with its length for a tuple or list: 'ndarray', 'tuple of length 3'."""
+    name = type(value).__name__
+    return f"{name} of length {len(value)}" if isinstance(value, (tuple, list)) else name
+
+
 def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
     """A whole number (not a bool) within [minimum, maximum]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_array, check_bool, check_choice, check_int
+from ..checks import check_array, check_bool, check_choice, check_int, describe
 from .elman import NONLINEARITIES, rnn_step_backward, rnn_step_forward
 from .gru import gru_step_backward, gru_step_forward
 from .lstm import lstm_step_backward, lstm_step_forward
@@ -44,7 +44,7 @@ class _Cell(Module):
             return tuple(np.zeros((batch, H), self.dtype) for _ in range(self.n_states))
         if self.n_states == 2:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError(f"expected {name} to be a tuple (h, c), got {type(hx).__name__}")
+                raise TypeError(f"expected {name} to be a tuple (h, c), got {describe(hx)}")
             parts = tuple(hx)
         else:
             parts = (hx,)

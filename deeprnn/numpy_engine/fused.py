@@ -8,7 +8,7 @@ all gates of one step in a single pass, with a vectorisable rational tanh, is ab
 What: each kernel here computes exactly the equations of the NumPy function it replaces (named in
 its docstring), with the same arguments. ``select(fn, dtype)`` returns the twin for float32 arrays
 when numba is installed, and ``fn`` itself otherwise. float64 (gradient checks, parity tests) always
-runs the NumPy functions. tests/test_fused.py checks every twin against its NumPy function.
+runs the NumPy functions. tests/test_engine_fused.py checks every twin against its NumPy function.
 
 Turn it off with the environment variable DEEPRNN_FUSED=0 or ``set_enabled(False)``.
 """

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from ..checks import check_array, check_bool, check_choice, check_int, check_lengths
+from ..checks import check_array, check_bool, check_choice, check_int, check_lengths, describe
 from .elman import NONLINEARITIES, RNN_RELU_KERNEL, RNN_TANH_KERNEL
 from .gru import GRU_KERNEL
 from .lstm import LSTM_KERNEL
@@ -87,7 +87,7 @@ class RNNBase(Module):
             return tuple(np.zeros((s[0], batch, s[-1]), self.dtype) for s in shapes)
         if self.kernel.n_states == 2:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError(f"expected {name} to be a tuple (h, c) for LSTM, got {type(hx).__name__}")
+                raise TypeError(f"expected {name} to be a tuple (h, c) for LSTM, got {describe(hx)}")
             letters = ("h", "c")
         else:
             hx, letters = (hx,), ("h",)
