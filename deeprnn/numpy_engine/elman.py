@@ -9,6 +9,8 @@ Shapes: x_t (B, I), h_{t-1} (B, H), G = H.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .ops import linear, tanh_grad
@@ -48,6 +50,16 @@ def rnn_core_backward(dh, h, w: Weights, da, dh_prev, nonlinearity: str = "tanh"
     np.matmul(da, w.w_hh, out=dh_prev)  # (B, H) into h_{t-1}
 
 
+class RNNStepCache(NamedTuple):
+    """What rnn_step_backward needs."""
+
+    x: np.ndarray  # (B, I)
+    h_prev: np.ndarray  # (B, H)
+    h: np.ndarray  # (B, H) h_t, whose value gives φ'
+    w: Weights
+    nonlinearity: str
+
+
 def rnn_step_forward(x, h, params: dict, nonlinearity: str = "tanh"):
     """One Elman step. x (B, I), h (B, H); params has torch.nn.RNNCell names.
     Returns (h_next (B, H), cache)."""
@@ -55,7 +67,7 @@ def rnn_step_forward(x, h, params: dict, nonlinearity: str = "tanh"):
     gx = linear(x, w.w_ih, input_bias(w, fold_hh=True))  # (B, H)
     h_next = np.empty_like(h)  # (B, H)
     rnn_core_forward(gx, h, w, h_next, nonlinearity)
-    return h_next, (x, h, h_next, w, nonlinearity)
+    return h_next, RNNStepCache(x, h, h_next, w, nonlinearity)
 
 
 def rnn_step_backward(dh, cache):

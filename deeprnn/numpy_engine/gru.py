@@ -15,6 +15,8 @@ different gradients (dgx_n = da_n but dgh_n = da_n ⊙ r_t).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .ops import linear, sigmoid, sigmoid_grad, tanh_grad
@@ -90,6 +92,16 @@ def gru_core_backward(dh, h_prev, gates, gh, w: Weights, dgx, dgh, dh_prev, scra
     dh_prev += scratch  # ... plus the direct path through z ⊙ h_{t-1}
 
 
+class GRUStepCache(NamedTuple):
+    """What gru_step_backward needs."""
+
+    x: np.ndarray  # (B, I)
+    h_prev: np.ndarray  # (B, H)
+    gates: np.ndarray  # (B, G) activated [r, z, n]
+    gh: np.ndarray  # (B, G) h_prev W_hhᵀ + b_hh
+    w: Weights
+
+
 def gru_step_forward(x, h, params: dict):
     """One GRU step. x (B, I), h (B, H); params has torch.nn.GRUCell names.
     Returns (h_next (B, H), cache)."""
@@ -98,7 +110,7 @@ def gru_step_forward(x, h, params: dict):
     gh = np.empty_like(gates)  # (B, G)
     h_next = np.empty_like(h)  # (B, H)
     gru_core_forward(gates, h, w, gh, h_next)
-    return h_next, (x, h, gates, gh, w)
+    return h_next, GRUStepCache(x, h, gates, gh, w)
 
 
 def gru_step_backward(dh, cache):

@@ -17,6 +17,8 @@ Three levels, each backward right under its forward:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .ops import linear, sigmoid, sigmoid_grad, tanh_grad
@@ -99,6 +101,18 @@ def lstm_core_backward(dh, dc, c_prev, gates, tanh_c, w: Weights, da, dh_prev, d
     np.matmul(da, w.w_hh, out=dh_prev)  # (B, P) into h_{t-1}
 
 
+class LSTMStepCache(NamedTuple):
+    """What lstm_step_backward needs: the step's inputs, its gates and intermediate values."""
+
+    x: np.ndarray  # (B, I)
+    h_prev: np.ndarray  # (B, P)
+    c_prev: np.ndarray  # (B, H)
+    gates: np.ndarray  # (B, G) activated [i, f, g, o]
+    tanh_c: np.ndarray  # (B, H)
+    m: np.ndarray  # (B, H) o ⊙ tanh(c_t), before the projection
+    w: Weights
+
+
 def lstm_step_forward(x, h, c, params: dict):
     """One LSTM step. x (B, I), h (B, P), c (B, H); params has torch.nn.LSTMCell names
     (weight_ih, weight_hh, optional bias_ih, bias_hh, and weight_hr for a projection).
@@ -109,7 +123,7 @@ def lstm_step_forward(x, h, c, params: dict):
     h_next = np.empty_like(h)  # (B, P)
     m = h_next if w.w_hr is None else np.empty_like(c)  # (B, H)
     lstm_core_forward(gates, h, c, w, tanh_c, m, h_next, c_next, np.empty_like(gates))
-    return h_next, c_next, (x, h, c, gates, tanh_c, m, w)
+    return h_next, c_next, LSTMStepCache(x, h, c, gates, tanh_c, m, w)
 
 
 def lstm_step_backward(dh, dc, cache):
