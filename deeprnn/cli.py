@@ -18,6 +18,7 @@ COMMANDS = {
     "train": "deeprnn.lm.commands.train",
     "eval": "deeprnn.lm.commands.evaluate",
     "generate": "deeprnn.lm.commands.generate",
+    "export": "deeprnn.lm.commands.export",
     "check": "deeprnn.compat.check",
 }
 
@@ -28,7 +29,7 @@ class UserError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse's default prints usage + message and exits 2; keep it one line
-        raise UserError(f"{self.prog}: {message}")
+        raise UserError(message if self.prog == "deeprnn" else f"{self.prog}: {message}")
 
 
 def build_parser() -> argparse.ArgumentParser:

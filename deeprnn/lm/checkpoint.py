@@ -1,0 +1,220 @@
+"""Run folders and crash-safe checkpoints. Nothing is ever unpickled: tensors are safetensors, the rest JSON.
+
+    RUN/config.json            the RunConfig (written at the start; the run's source of truth)
+    RUN/vocab.json             the vocabulary
+    RUN/model.safetensors      parameters at the last checkpoint (canonical names, see lm/engine.py)
+    RUN/optimizer.safetensors  optimizer buffers and the carried recurrent state ("carry.h", "carry.c")
+    RUN/trainer_state.json     step, counters, RNG state, and the SHA-256 of the two files above
+    RUN/best/model.safetensors the parameters with the best validation loss so far
+    RUN/metrics.jsonl, RUN/curves.png
+
+Every file is written to a temporary name and moved into place with os.replace, so each file is
+always whole. The three checkpoint files must also agree with each other; trainer_state.json is
+written last and records the checksums of the other two. While a new checkpoint is moved in, the
+previous one is kept as hard links (``*.prev``); if a kill lands between the moves, loading finds a
+checksum mismatch and falls back to the previous checkpoint. So a kill at any moment leaves a
+loadable, consistent checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MODEL, OPTIM, STATE, CONFIG, VOCAB = "model.safetensors", "optimizer.safetensors", "trainer_state.json", "config.json", "vocab.json"
+MODEL_FORMAT, OPTIM_FORMAT, STATE_FORMAT = "deeprnn-model/1", "deeprnn-optimizer/1", "deeprnn-trainer/1"
+
+
+class CheckpointError(ValueError):
+    """A run folder or file that is missing, damaged or not deeprnn's."""
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)``, flush it to disk, then move it over ``path`` in one step."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=1) + "\n", encoding="utf-8"))
+
+
+def read_json(path: Path, what: str) -> dict:
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: expected the {what}, got no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: expected the {what} as JSON, got a damaged file ({e})") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected the {what} as a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def save_tensors(path: Path, tensors: dict, fmt: str, meta: dict | None = None) -> None:
+    from safetensors.numpy import save_file
+
+    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    metadata = {"format": fmt, **{k: str(v) for k, v in (meta or {}).items()}}
+    atomic_write(path, lambda tmp: save_file(arrays, str(tmp), metadata=metadata))
+
+
+def load_tensors(path: Path, fmt: str) -> tuple[dict, dict]:
+    """(tensors, metadata) from a safetensors file written by save_tensors with this ``fmt``."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: expected a {fmt} file, got no such file")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for damaged headers
+        raise CheckpointError(f"{path}: expected a safetensors file, got a damaged or foreign file ({e})") from None
+    if meta.get("format") != fmt:
+        raise CheckpointError(f"{path}: expected format {fmt!r}, got {meta.get('format')!r}")
+    return tensors, meta
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def params_digest(params: dict) -> str:
+    """SHA-256 over the names, shapes, dtypes and bytes of a parameter dict (to compare processes)."""
+    h = hashlib.sha256()
+    for k in sorted(params):
+        a = np.ascontiguousarray(params[k])
+        h.update(f"{k}{a.shape}{a.dtype}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+@dataclass
+class Checkpoint:
+    model: dict  # canonical parameter name -> array
+    optimizer: dict  # optimizer buffers (and carry.*)
+    state: dict  # trainer_state.json
+
+
+def save_checkpoint(run: Path, model: dict, optimizer: dict, state: dict) -> None:
+    """Write the three checkpoint files so that a kill at any moment leaves one consistent checkpoint."""
+    run = Path(run)
+    tmp_model, tmp_optim = run / f".{MODEL}.new", run / f".{OPTIM}.new"
+    save_tensors(tmp_model, model, MODEL_FORMAT, {"step": state.get("step", 0)})
+    save_tensors(tmp_optim, optimizer, OPTIM_FORMAT)
+    state = {**state, "format": STATE_FORMAT, "sha256": {MODEL: sha256(tmp_model), OPTIM: sha256(tmp_optim)}}
+    tmp_state = run / f".{STATE}.new"
+    write_json(tmp_state, state)
+    names = (MODEL, OPTIM, STATE)
+    if _consistent(run):  # keep the previous checkpoint reachable while the new one moves in
+        for name in names:
+            _link(run / name, run / f"{name}.prev")
+    # else the last write was cut short and *.prev holds the last consistent checkpoint: keep it
+    for tmp, name in zip((tmp_model, tmp_optim, tmp_state), names):
+        os.replace(tmp, run / name)
+    _fsync_dir(run)
+    for name in names:
+        (run / f"{name}.prev").unlink(missing_ok=True)
+
+
+def _consistent(run: Path) -> bool:
+    """Whether the current checkpoint files agree with the checksums in trainer_state.json."""
+    try:
+        sums = read_json(run / STATE, "trainer state").get("sha256", {})
+        return all(sums.get(name) == sha256(run / name) for name in (MODEL, OPTIM))
+    except (CheckpointError, OSError, AttributeError):
+        return False
+
+
+def _link(src: Path, dst: Path) -> None:
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:  # file systems without hard links
+        import shutil
+
+        shutil.copy2(src, dst)
+
+
+def load_checkpoint(run: Path) -> Checkpoint:
+    """The last consistent checkpoint of a run folder (falling back to the previous one if the last
+    write was cut short)."""
+    run = Path(run)
+    if not (run / STATE).exists() and not (run / f"{STATE}.prev").exists():
+        raise CheckpointError(f"{run}: expected a run folder with {STATE}, got none (nothing to resume)")
+    problems = []
+    for suffix in ("", ".prev"):
+        paths = [run / (n + suffix) for n in (MODEL, OPTIM, STATE)]
+        if not all(p.exists() for p in paths):
+            continue
+        try:
+            return _load_set(*paths)
+        except CheckpointError as e:
+            problems.append(str(e))
+    raise CheckpointError("; ".join(problems) or f"{run}: expected a complete checkpoint, got missing files")
+
+
+def _load_set(model_path: Path, optim_path: Path, state_path: Path) -> Checkpoint:
+    state = read_json(state_path, "trainer state")
+    if state.get("format") != STATE_FORMAT:
+        raise CheckpointError(f"{state_path}: expected format {STATE_FORMAT!r}, got {state.get('format')!r}")
+    sums = state.get("sha256", {})
+    for path, name in ((model_path, MODEL), (optim_path, OPTIM)):
+        if sums.get(name) != sha256(path):
+            raise CheckpointError(f"{path}: expected SHA-256 {sums.get(name)} from {state_path.name}, got a different "
+                                  "file (an interrupted write)")
+    model, _ = load_tensors(model_path, MODEL_FORMAT)
+    optim, _ = load_tensors(optim_path, OPTIM_FORMAT)
+    if state_path.name.endswith(".prev"):
+        warnings.warn(f"the last checkpoint write in {state_path.parent} was interrupted; using the previous "
+                      f"checkpoint (step {state.get('step')})", stacklevel=3)
+    return Checkpoint(model, optim, state)
+
+
+def load_model(run: Path, which: str = "best") -> tuple[dict, dict]:
+    """Parameters for evaluation or generation: (tensors, metadata). ``which`` is "best" (falling back
+    to "last" when no validation has run yet) or "last"."""
+    run = Path(run)
+    if which == "best" and (run / "best" / MODEL).exists():
+        return load_tensors(run / "best" / MODEL, MODEL_FORMAT)
+    try:
+        c = load_checkpoint(run)
+        return c.model, {"which": "last", "step": c.state.get("progress", {}).get("step")}
+    except CheckpointError:
+        if (run / MODEL).exists() and not (run / STATE).exists():  # a bare exported model folder
+            return load_tensors(run / MODEL, MODEL_FORMAT)
+        raise

@@ -1,0 +1,35 @@
+"""deeprnn export: a run's weights as a plain safetensors file with PyTorch's names.
+
+    deeprnn export runs/demo lstm.safetensors            # nn.LSTM keys: weight_ih_l0, ...
+    python -c "import torch, safetensors.torch as st; m = torch.nn.LSTM(64, 256, 2); m.load_state_dict(st.load_file('lstm.safetensors'))"
+"""
+
+from __future__ import annotations
+
+HELP = "export a run's weights (torch.nn.LSTM/GRU/RNN names) to a safetensors file"
+
+
+def add_arguments(p):
+    p.add_argument("run", metavar="RUN_DIR")
+    p.add_argument("out", metavar="OUT.safetensors")
+    p.add_argument("--all", action="store_true", help="the whole model (embedding., rnn., head.) instead of the "
+                   "recurrent part alone")
+    p.add_argument("--last", action="store_true", help="the last checkpoint instead of the best weights")
+
+
+def run(args) -> int:
+    from safetensors.numpy import save_file
+
+    from ..checkpoint import atomic_write, load_model
+    from ..runs import read_config
+
+    cfg = read_config(args.run)
+    tensors, meta = load_model(args.run, "last" if args.last else "best")
+    if not args.all:
+        tensors = {k[4:]: v for k, v in tensors.items() if k.startswith("rnn.")}
+    info = {"cell": cfg.model.cell, "num_layers": str(cfg.model.num_layers), "hidden_size": str(cfg.model.hidden_size)}
+    atomic_write(args.out, lambda tmp: save_file(tensors, str(tmp), metadata=info))
+    kind = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}[cfg.model.cell]
+    print(f"wrote {args.out}: {len(tensors)} tensors ({'whole model' if args.all else f'torch.nn.{kind} state_dict'}, "
+          f"{meta.get('which', 'best')} weights)")
+    return 0

@@ -1,0 +1,79 @@
+"""Flags built from the config dataclasses, and the layering defaults < preset < TOML < flags.
+
+Every config field gets a flag named after it (``train.max_steps`` -> ``--max-steps``), plus a few
+short aliases, so a new field is on the command line without further code.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from pathlib import Path
+
+from ..config import CHOICES, SECTIONS, RunConfig, merge
+from ..presets import PRESETS
+
+ALIASES = {"num_layers": ["--layers"], "hidden_size": ["--hidden"], "embedding_dim": ["--embedding"]}
+LIST_ITEMS = {"corpus": (str, "+"), "splits": (float, 3), "betas": (float, 2)}
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    for section, cls in SECTIONS.items():
+        group = parser.add_argument_group(f"{section} settings (override preset and --config)")
+        for f in fields(cls):
+            flags = [f"--{f.name.replace('_', '-')}"] + ALIASES.get(f.name, [])
+            default = getattr(cls(), f.name)
+            kw: dict = {"dest": f"cfg__{section}__{f.name}", "default": None}
+            if f.name in LIST_ITEMS:
+                kw["type"], kw["nargs"] = LIST_ITEMS[f.name]
+            elif isinstance(default, bool):
+                kw.update(action="store_const", const=True)
+                group.add_argument(*flags, **kw, help="(default off)")
+                continue
+            else:
+                kw["type"] = type(default)
+            if f.name in CHOICES:
+                kw["choices"] = CHOICES[f.name]
+            kw["help"] = f"(default {default!r})" if not isinstance(default, list) else f"(default {' '.join(map(str, default))})"
+            kw["metavar"] = f.name.upper() if "choices" not in kw else None
+            group.add_argument(*flags, **kw)
+
+
+def flag_overrides(args: argparse.Namespace) -> dict:
+    """{"model": {...}, ...} for the flags given on the command line."""
+    out: dict = {}
+    for key, value in vars(args).items():
+        if key.startswith("cfg__") and value is not None:
+            _, section, name = key.split("__")
+            out.setdefault(section, {})[name] = value
+    return out
+
+
+def load_toml(path: str) -> dict:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ImportError:
+            raise ImportError("reading --config TOML files on Python 3.10 needs tomli: pip install tomli") from None
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file {p} not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{p}: expected TOML, got a syntax error ({e})") from None
+
+
+def build_config(preset: str | None, config_file: str | None, overrides: dict) -> RunConfig:
+    cfg = RunConfig()
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"expected a preset among {', '.join(PRESETS)}, got {preset!r}")
+        merge(cfg, PRESETS[preset], f"preset {preset}")
+    if config_file is not None:
+        merge(cfg, load_toml(config_file), config_file)
+    merge(cfg, overrides, "command line")
+    return cfg

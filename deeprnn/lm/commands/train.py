@@ -1,0 +1,72 @@
+"""deeprnn train: train a language model (or resume one) and report validation perplexity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..presets import PRESETS
+from .options import add_config_flags, build_config, flag_overrides
+
+HELP = "train a deep RNN language model, or resume a run"
+
+# Settings that may change when resuming: how long and how the run goes on, never what it is.
+RESUMABLE = {"engine", "device", "distributed", "max_steps", "time_budget", "eval_every", "patience", "threads", "eval_streams",
+             "max_bad_steps"}
+
+
+def add_arguments(p):
+    p.add_argument("--preset", choices=sorted(PRESETS), help="named starting point (see deeprnn/lm/presets.py)")
+    p.add_argument("--config", metavar="FILE.toml", help="TOML file with [model], [data], [train] tables")
+    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/<preset or 'run'>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    p.add_argument("--json", action="store_true", help="print one JSON line with the results (logs go to stderr)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_flags(p)
+
+
+def run(args) -> int:
+    from ..runs import read_config
+    from ..train import Trainer
+
+    overrides = flag_overrides(args)
+    if args.resume:
+        if args.preset or args.config or args.out:
+            raise ValueError("expected only run-time flags with --resume (the run keeps its config.json), "
+                             "got --preset/--config/--out")
+        fixed = sorted(f"{s}.{k}" for s, kv in overrides.items() for k in kv if s != "train" or k not in RESUMABLE)
+        if fixed:
+            raise ValueError(f"expected --resume to keep the run's model and data, got changes to {', '.join(fixed)}")
+        run_dir = Path(args.resume)
+        cfg = read_config(run_dir)
+        from ..config import merge
+
+        merge(cfg, overrides, "command line")
+    else:
+        cfg = build_config(args.preset, args.config, overrides)
+        run_dir = Path(args.out or f"runs/{args.preset or 'run'}")
+    trainer = Trainer(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite,
+                      progress_bar=not (args.no_progress or args.json))
+    summary = trainer.fit()
+    if not trainer.is_main:  # under torchrun, rank 0 reports
+        return 0
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    else:
+        print(report(summary), flush=True)
+    return 130 if summary["stop_reason"] == "interrupted" else 0
+
+
+def report(s: dict) -> str:
+    unit = "char"
+    lines = [f"run: {s['run']}  ({s['steps']} steps, {s['tokens']:,} tokens, {s['seconds']:.0f} s; {s['stop_reason']})"]
+    if "val_ppl" in s:
+        lines.append(f"validation: perplexity {s['val_ppl']:.3f}, {s['val_bpc']:.3f} bits/{unit} over "
+                     f"{s['val_tokens']:,} tokens ({s.get('val_scope', 'the whole split')})")
+    lines.append(f"uniform baseline: perplexity {s['uniform_ppl']:.0f}, {s['uniform_bpc']:.3f} bits/{unit} "
+                 f"(vocabulary of {s['vocab_size']})")
+    if "train_ppl" in s:
+        lines.append(f"training (mean since the last evaluation, in training mode): perplexity {s['train_ppl']:.3f}")
+    lines.append(f"plot: {s['run']}/curves.png   best weights: step {s['best_step']}")
+    return "\n".join(lines)

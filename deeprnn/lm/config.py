@@ -1,0 +1,185 @@
+"""Typed run configuration: model, data and training, saved as config.json in every run folder.
+
+A run's config is built in layers, later ones winning: defaults < preset < TOML file < command-line
+flags. ``RunConfig.to_dict()`` / ``RunConfig.from_dict()`` round-trip through JSON; unknown keys are
+errors (a typo in a config file should not be silently ignored).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+
+FORMAT = "deeprnn-run/1"  # tag written into config.json
+
+
+@dataclass
+class ModelConfig:
+    cell: str = "lstm"  # "rnn" | "gru" | "lstm"
+    nonlinearity: str = "tanh"  # RNN only: "tanh" | "relu"
+    num_layers: int = 2  # L: stacked recurrent layers
+    hidden_size: int = 256  # H
+    embedding_dim: int = 64  # E: 0 feeds one-hot vectors (V wide), as the d2l book does
+    dropout: float = 0.0  # between recurrent layers (torch.nn.LSTM's dropout)
+    output_dropout: float = 0.0  # on the last layer's output, before the linear head
+
+
+@dataclass
+class DataConfig:
+    corpus: list = field(default_factory=lambda: ["builtin"])  # names (builtin, timemachine, tinyshakespeare) or paths/globs
+    preprocess: str = "raw"  # "raw": every character | "d2l": non-letters -> one space, lower-case
+    tokens: str = "char"  # "char" | "word"
+    min_freq: int = 0  # rarer tokens map to <unk>
+    splits: list = field(default_factory=lambda: [0.9, 0.05, 0.05])  # train / val / test fractions, contiguous
+    protocol: str = "split"  # "split": the fractions above | "d2l": the book's TimeMachine windows
+    num_train: int = 10000  # d2l protocol: training windows
+    num_val: int = 5000  # d2l protocol: validation windows
+
+
+@dataclass
+class TrainConfig:
+    engine: str = "numpy"  # "numpy" | "torch"
+    device: str = "cpu"  # torch engine: "cpu" | "cuda" | "auto"
+    distributed: bool = False  # torch engine under torchrun: one process per slot, DDP
+    dtype: str = "float32"  # "float32" | "float64"
+    seed: int = 0  # initialisation, batch order and dropout
+    batch_size: int = 32  # B
+    num_steps: int = 64  # T: BPTT length of one batch
+    batching: str = "sequential"  # "sequential" (state carried) | "random" | "shuffled" | "d2l"
+    optimizer: str = "adamw"  # "sgd" | "adam" | "adamw"
+    lr: float = 2e-3  # peak learning rate
+    momentum: float = 0.0  # SGD
+    betas: list = field(default_factory=lambda: [0.9, 0.999])  # Adam/AdamW
+    eps: float = 1e-8  # Adam/AdamW
+    weight_decay: float = 0.0  # L2 for SGD/Adam, decoupled for AdamW
+    clip: str = "norm"  # "norm" (global L2 norm) | "value" | "none"
+    clip_value: float = 1.0  # the max norm, or the max |g| for "value"
+    schedule: str = "cosine"  # "constant" | "step" | "cosine" (with linear warm-up)
+    warmup_steps: int = 100  # cosine: linear warm-up from 0
+    min_lr: float = 0.0  # cosine: floor at the end
+    step_size: int = 1000  # step decay: steps between decays
+    gamma: float = 0.5  # step decay: factor
+    max_steps: int = 2000  # training stops here (the cosine schedule ends here)
+    time_budget: float = 0.0  # seconds; 0 = none. Stops early, the schedule is not rescaled
+    eval_every: int = 200  # steps between validation runs (and checkpoints)
+    patience: int = 0  # early stopping after this many evaluations without improvement; 0 = off
+    max_bad_steps: int = 10  # NaN/Inf guard: stop after this many consecutive skipped steps
+    threads: int = 0  # BLAS / torch threads; 0 = leave as is
+    eval_streams: int = 16  # S: parallel streams when evaluating a whole split
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "config") -> "RunConfig":
+        d = dict(d)
+        fmt = d.pop("format", FORMAT)
+        if fmt != FORMAT:
+            raise ValueError(f"{source}: expected format {FORMAT!r}, got {fmt!r}")
+        cfg = cls()
+        merge(cfg, d, source)
+        return cfg
+
+
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+
+CHOICES = {
+    "cell": ("rnn", "gru", "lstm"),
+    "nonlinearity": ("tanh", "relu"),
+    "preprocess": ("raw", "d2l"),
+    "tokens": ("char", "word"),
+    "protocol": ("split", "d2l"),
+    "engine": ("numpy", "torch"),
+    "device": ("cpu", "cuda", "auto"),
+    "dtype": ("float32", "float64"),
+    "batching": ("sequential", "random", "shuffled", "d2l"),
+    "optimizer": ("sgd", "adam", "adamw"),
+    "clip": ("norm", "value", "none"),
+    "schedule": ("constant", "step", "cosine"),
+}
+
+
+def merge(cfg: RunConfig, updates: dict, source: str) -> RunConfig:
+    """Apply {"model": {...}, "train": {...}, ...} onto cfg, checking names, types and values."""
+    for section, values in updates.items():
+        if section not in SECTIONS:
+            raise ValueError(f"{source}: expected a section among {sorted(SECTIONS)}, got {section!r}")
+        if not isinstance(values, dict):
+            raise ValueError(f"{source}: expected [{section}] to be a table, got {type(values).__name__}")
+        target = getattr(cfg, section)
+        known = {f.name: f for f in fields(target)}
+        for key, value in values.items():
+            if key not in known:
+                raise ValueError(f"{source}: unknown setting {section}.{key}; expected one of {sorted(known)}")
+            setattr(target, key, _coerce(f"{section}.{key}", value, getattr(target, key), source))
+    validate(cfg)
+    return cfg
+
+
+def _coerce(name: str, value, default, source: str):
+    kind = type(default)
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind is list:
+        ok = isinstance(value, (list, tuple))
+        value = list(value) if ok else value
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise ValueError(f"{source}: expected {name} to be {kind.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def validate(cfg: RunConfig) -> None:
+    """Value checks that span fields; each message names the expected and the actual value."""
+    for section in SECTIONS:
+        for f in fields(getattr(cfg, section)):
+            value = getattr(getattr(cfg, section), f.name)
+            if f.name in CHOICES and value not in CHOICES[f.name]:
+                raise ValueError(f"expected {section}.{f.name} in {CHOICES[f.name]}, got {value!r}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"expected {section}.{f.name} to be finite, got {value}")
+    m, d, t = cfg.model, cfg.data, cfg.train
+    positive = {"model.num_layers": m.num_layers, "model.hidden_size": m.hidden_size,
+                "train.batch_size": t.batch_size, "train.num_steps": t.num_steps, "train.max_steps": t.max_steps,
+                "train.eval_every": t.eval_every, "train.eval_streams": t.eval_streams,
+                "train.max_bad_steps": t.max_bad_steps, "data.num_train": d.num_train, "data.num_val": d.num_val}
+    for name, v in positive.items():
+        if v < 1:
+            raise ValueError(f"expected {name} >= 1, got {v}")
+    nonneg = {"model.embedding_dim": m.embedding_dim, "data.min_freq": d.min_freq, "train.lr": t.lr,
+              "train.momentum": t.momentum, "train.weight_decay": t.weight_decay, "train.warmup_steps": t.warmup_steps,
+              "train.min_lr": t.min_lr, "train.time_budget": t.time_budget, "train.patience": t.patience,
+              "train.threads": t.threads, "train.eps": t.eps, "train.seed": t.seed}
+    for name, v in nonneg.items():
+        if v < 0:
+            raise ValueError(f"expected {name} >= 0, got {v}")
+    for name, v in {"model.dropout": m.dropout, "model.output_dropout": m.output_dropout}.items():
+        if not 0 <= v < 1:
+            raise ValueError(f"expected {name} in [0, 1), got {v}")
+    if t.clip != "none" and t.clip_value <= 0:
+        raise ValueError(f"expected train.clip_value > 0, got {t.clip_value}")
+    if len(t.betas) != 2 or not all(0 <= b < 1 for b in t.betas):
+        raise ValueError(f"expected train.betas to be two numbers in [0, 1), got {t.betas}")
+    if not d.corpus or not all(isinstance(c, str) for c in d.corpus):
+        raise ValueError(f"expected data.corpus to be a non-empty list of names or paths, got {d.corpus!r}")
+    if len(d.splits) != 3:
+        raise ValueError(f"expected data.splits to be three fractions (train, val, test), got {d.splits}")
+    if (d.protocol == "d2l") != (t.batching == "d2l"):
+        raise ValueError(f"expected data.protocol='d2l' together with train.batching='d2l', "
+                         f"got protocol={d.protocol!r} and batching={t.batching!r}")
+    if m.cell != "rnn" and m.nonlinearity != "tanh":
+        raise ValueError(f"expected model.nonlinearity='tanh' for cell={m.cell!r} (relu is for rnn), got {m.nonlinearity!r}")

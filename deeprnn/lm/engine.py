@@ -1,0 +1,174 @@
+"""What the training loop, evaluation and generation need from an engine, and how to get one.
+
+The loop in train.py speaks only this interface, with NumPy arrays in and Python numbers out, so the
+NumPy engine (deeprnn/numpy_engine/lm.py) and the PyTorch engine (deeprnn/torch_engine/lm.py) plug
+into the same loop, config and checkpoint format.
+
+Parameters and optimizer buffers travel under canonical names, the same in both engines:
+``embedding.weight`` (V, E), ``rnn.<torch.nn.LSTM name>`` (e.g. ``rnn.weight_ih_l0``), ``head.weight``
+(V, P), ``head.bias`` (V,); optimizer buffers are ``<buffer>.<parameter name>`` (``exp_avg.head.bias``).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from .config import ModelConfig, TrainConfig
+
+
+class LMEngine(ABC):
+    """A character (or word) language model: embedding -> deep RNN -> linear head, with its optimizer."""
+
+    name: str
+
+    # -- parameters ------------------------------------------------------------------------------
+    @abstractmethod
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of all parameters as NumPy arrays, canonical names."""
+
+    @abstractmethod
+    def load_state_dict(self, sd: dict[str, np.ndarray]) -> None:
+        """Load parameters (canonical names; every key and shape checked)."""
+
+    # -- training ----------------------------------------------------------------------------------
+    @abstractmethod
+    def initial_state(self, batch: int):
+        """The zero recurrent state for ``batch`` sequences."""
+
+    @abstractmethod
+    def forward_backward(self, x: np.ndarray, y: np.ndarray, state):
+        """Training mode. x, y (T, B) token ids; ``state`` is None (zeros) or the state this method
+        returned for the previous batch. Sets the gradients (not accumulated) of the mean cross-entropy
+        over all T·B targets. Returns (loss: float, final state, detached)."""
+
+    @abstractmethod
+    def grad_norm(self) -> float:
+        """Global L2 norm of all gradients (inf or nan if any gradient is not finite)."""
+
+    @abstractmethod
+    def scale_grads(self, factor: float) -> None: ...
+
+    @abstractmethod
+    def clamp_grads(self, limit: float) -> None: ...
+
+    @abstractmethod
+    def optimizer_step(self, lr: float) -> None: ...
+
+    @abstractmethod
+    def optimizer_state_dict(self) -> dict[str, np.ndarray]: ...
+
+    @abstractmethod
+    def load_optimizer_state_dict(self, sd: dict[str, np.ndarray]) -> None: ...
+
+    @abstractmethod
+    def rng_state(self) -> dict:
+        """The dropout RNG state, JSON-serialisable."""
+
+    @abstractmethod
+    def set_rng_state(self, state: dict) -> None: ...
+
+    # -- inference ---------------------------------------------------------------------------------
+    @abstractmethod
+    def nll(self, x: np.ndarray, y: np.ndarray, state):
+        """Evaluation mode, no gradients. Returns (per-target negative log-likelihood (T, B) float64,
+        final state)."""
+
+    @abstractmethod
+    def logits(self, x: np.ndarray, state):
+        """Evaluation mode, no gradients. Returns (logits (T, B, V) float64, final state)."""
+
+    # -- the state carried between training batches, for checkpoints ---------------------------------
+    @abstractmethod
+    def carry_to_numpy(self, state) -> dict[str, np.ndarray]:
+        """A carried training state as arrays {"h": (L, B, H)[, "c": (L, B, H)]}, all B streams (gathered
+        from every process when training is distributed: a collective call)."""
+
+    @abstractmethod
+    def carry_from_numpy(self, arrays: dict[str, np.ndarray]):
+        """The inverse of carry_to_numpy (each process takes its own streams)."""
+
+    # -- processes (one unless training is distributed) ------------------------------------------------
+    rank: int = 0  # this process; only rank 0 writes files and logs
+
+    def any_rank(self, flag: bool) -> bool:
+        """True on every process if ``flag`` is True on any (a collective call when distributed)."""
+        return flag
+
+    def gather(self, obj) -> list:
+        """``obj`` from every process, in rank order (a collective call when distributed)."""
+        return [obj]
+
+    def close(self) -> None:
+        """Release resources (leave the process group)."""
+
+    def limit_threads(self, n: int):
+        """Use ``n`` compute threads; returns a function that restores the previous setting."""
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(limits=n, user_api="blas")
+        return limiter.restore_original_limits
+
+    def clip(self, mode: str, value: float) -> float:
+        """Clip by global norm (torch.nn.utils.clip_grad_norm_'s rule) or by value; returns the norm
+        before clipping."""
+        norm = self.grad_norm()
+        if mode == "norm" and math.isfinite(norm):
+            coef = value / (norm + 1e-6)
+            if coef < 1:
+                self.scale_grads(coef)
+        elif mode == "value":
+            self.clamp_grads(value)
+        return norm
+
+
+def param_shapes(model: ModelConfig, vocab_size: int) -> dict[str, tuple]:
+    """Canonical parameter names and shapes, in order."""
+    V, E, H, L = vocab_size, model.embedding_dim, model.hidden_size, model.num_layers
+    G = {"rnn": 1, "gru": 3, "lstm": 4}[model.cell] * H
+    shapes = {"embedding.weight": (V, E)} if E else {}
+    for layer in range(L):
+        I = (E or V) if layer == 0 else H
+        shapes.update({f"rnn.weight_ih_l{layer}": (G, I), f"rnn.weight_hh_l{layer}": (G, H),
+                       f"rnn.bias_ih_l{layer}": (G,), f"rnn.bias_hh_l{layer}": (G,)})
+    shapes.update({"head.weight": (V, H), "head.bias": (V,)})
+    return shapes
+
+
+def init_params(model: ModelConfig, vocab_size: int, seed: int) -> dict[str, np.ndarray]:
+    """Initial parameters (float64), the same for every engine given the seed: PyTorch's defaults,
+    N(0, 1) for the embedding and U(-1/√fan, 1/√fan) for the RNN (fan = H) and the head (fan = H)."""
+    rng = np.random.default_rng([seed, 0x1417])
+    out = {}
+    for name, shape in param_shapes(model, vocab_size).items():
+        if name == "embedding.weight":
+            out[name] = rng.standard_normal(shape)
+        else:
+            k = 1.0 / math.sqrt(model.hidden_size)
+            out[name] = rng.uniform(-k, k, size=shape)
+    return out
+
+
+def make_engine(model: ModelConfig, train: TrainConfig, vocab_size: int) -> LMEngine:
+    """The engine named by ``train.engine``, initialised from ``init_params`` with ``train.seed``."""
+    if train.engine == "numpy":
+        from ..numpy_engine.lm import NumpyLM
+
+        if train.device == "cuda" or train.distributed:
+            raise ValueError(f"expected --engine torch for {'--device cuda' if train.device == 'cuda' else '--distributed'}, "
+                             "got the numpy engine (it runs in one CPU process)")
+
+        engine = NumpyLM(model, train, vocab_size)
+    elif train.engine == "torch":
+        from ..torch_engine import require_torch
+
+        require_torch()
+        from ..torch_engine.lm import TorchLM
+
+        engine = TorchLM(model, train, vocab_size)
+    else:
+        raise ValueError(f"expected engine 'numpy' or 'torch', got {train.engine!r}")
+    engine.load_state_dict(init_params(model, vocab_size, train.seed))
+    return engine

@@ -1,0 +1,57 @@
+"""Named presets: documented starting points, each a partial config applied over the defaults.
+
+    deeprnn train --preset timemachine-lstm          (flags and --config files still override)
+"""
+
+from __future__ import annotations
+
+# The d2l book's (1.0) chapter 9-10 settings: TimeMachine(batch_size=1024, num_steps=32) windows
+# (10,000 train / 5,000 validation, the last batch smaller), one-hot inputs, 32 hidden units, PyTorch's
+# default init, plain torch.optim.SGD, gradient clipping at global norm 1, a fresh state per batch.
+# RNN: lr 1, 100 epochs; LSTM and GRU: lr 4, 50 epochs; deep (2 layers): lr 2, 100 epochs. An epoch
+# is 10 batches. Source: d2l==1.0.3 (d2l/torch.py) and the d2l-pytorch-colab notebooks.
+_D2L = {
+    "data": {"corpus": ["timemachine"], "preprocess": "d2l", "protocol": "d2l", "num_train": 10000, "num_val": 5000},
+    "model": {"num_layers": 1, "hidden_size": 32, "embedding_dim": 0, "dropout": 0.0},
+    "train": {"batching": "d2l", "batch_size": 1024, "num_steps": 32, "optimizer": "sgd", "schedule": "constant",
+              "clip": "norm", "clip_value": 1.0, "eval_every": 50},
+}
+
+
+def _d2l(cell: str, lr: float, epochs: int, layers: int = 1) -> dict:
+    return {
+        "data": dict(_D2L["data"]),
+        "model": {**_D2L["model"], "cell": cell, "num_layers": layers},
+        "train": {**_D2L["train"], "lr": lr, "max_steps": 10 * epochs},
+    }
+
+
+PRESETS: dict[str, dict] = {
+    # The README's first command: about two minutes on two cores, no download.
+    "builtin-lstm": {
+        "data": {"corpus": ["builtin"], "preprocess": "raw"},
+        "model": {"cell": "lstm", "num_layers": 2, "hidden_size": 256, "embedding_dim": 64, "dropout": 0.1},
+        "train": {"batch_size": 32, "num_steps": 64, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 0.01,
+                  "schedule": "cosine", "warmup_steps": 50, "max_steps": 6000, "eval_every": 100},
+    },
+    # Quality target: the Time Machine, d2l preprocessing, validation = the last 10% of the book.
+    "timemachine-lstm": {
+        "data": {"corpus": ["timemachine"], "preprocess": "d2l", "splits": [0.9, 0.1, 0.0]},
+        "model": {"cell": "lstm", "num_layers": 2, "hidden_size": 256, "embedding_dim": 64, "dropout": 0.25,
+                  "output_dropout": 0.25},
+        "train": {"batch_size": 32, "num_steps": 64, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 0.01,
+                  "schedule": "cosine", "warmup_steps": 100, "max_steps": 8000, "eval_every": 250},
+    },
+    "tinyshakespeare-lstm": {
+        "data": {"corpus": ["tinyshakespeare"], "preprocess": "raw"},
+        "model": {"cell": "lstm", "num_layers": 2, "hidden_size": 256, "embedding_dim": 64, "dropout": 0.2,
+                  "output_dropout": 0.2},
+        "train": {"batch_size": 32, "num_steps": 64, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 0.01,
+                  "schedule": "cosine", "warmup_steps": 100, "max_steps": 10000, "eval_every": 250},
+    },
+    "d2l-rnn": _d2l("rnn", lr=1.0, epochs=100),
+    "d2l-lstm": _d2l("lstm", lr=4.0, epochs=50),
+    "d2l-gru": _d2l("gru", lr=4.0, epochs=50),
+    "d2l-deep-gru": _d2l("gru", lr=2.0, epochs=100, layers=2),
+    "d2l-deep-rnn": _d2l("rnn", lr=2.0, epochs=100, layers=2),
+}

@@ -1,0 +1,172 @@
+"""The language model on the NumPy engine: embedding (or one-hot) -> deep RNN -> linear head.
+
+    e_t = E[x_t]                    (T, B, E)   or one-hot (T, B, V) when embedding_dim = 0
+    h_t = RNN(e_t, state)           (T, B, H)   the stack from stack.py (dropout between layers)
+    ĥ_t = h_t ⊙ mask / (1 - p)      output dropout, training only
+    z_t = ĥ_t W_outᵀ + b_out        (T, B, V)   logits
+    L   = mean_t,b  -log softmax(z_t)[y_t]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..lm.engine import LMEngine
+from .module import no_grad
+from .optim import make_optimizer
+from .stack import GRU, LSTM, RNN
+
+_STACKS = {"rnn": RNN, "gru": GRU, "lstm": LSTM}
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise log softmax of z (N, V), stable for large logits."""
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def cross_entropy(z: np.ndarray, y: np.ndarray):
+    """Mean negative log-likelihood of targets y (N,) under logits z (N, V), and dL/dz (N, V)."""
+    N = y.shape[0]
+    logp = log_softmax(z)  # (N, V)
+    loss = -logp[np.arange(N), y].mean()
+    dz = np.exp(logp)  # softmax
+    dz[np.arange(N), y] -= 1.0
+    dz /= N  # into z: (softmax - onehot(y)) / N
+    return float(loss), dz
+
+
+class NumpyLM(LMEngine):
+    name = "numpy"
+
+    def __init__(self, model, train, vocab_size: int):
+        self.cfg, self.V = model, vocab_size
+        self.dtype = np.dtype(train.dtype)
+        self.rng = np.random.default_rng([train.seed, 0xD0])  # dropout (both kinds)
+        I = model.embedding_dim or vocab_size
+        kwargs = {"nonlinearity": model.nonlinearity} if model.cell == "rnn" else {}
+        self.rnn = _STACKS[model.cell](I, model.hidden_size, num_layers=model.num_layers, dropout=model.dropout,
+                                       dtype=self.dtype, **kwargs)
+        self.rnn.rng = self.rng
+        H = model.hidden_size
+        # Every array lives once: self.params shares the stack's arrays, so updates reach it.
+        self.params = {}
+        if model.embedding_dim:
+            self.params["embedding.weight"] = np.zeros((vocab_size, model.embedding_dim), self.dtype)  # (V, E)
+        self.params.update({f"rnn.{k}": v for k, v in self.rnn.params.items()})
+        self.params["head.weight"] = np.zeros((vocab_size, H), self.dtype)  # (V, H)
+        self.params["head.bias"] = np.zeros(vocab_size, self.dtype)  # (V,)
+        self.grads = {k: (self.rnn.grads[k[4:]] if k.startswith("rnn.") else np.zeros_like(v))
+                      for k, v in self.params.items()}
+        self.opt = make_optimizer(train.optimizer, self.params, self.grads, train.momentum, train.betas, train.eps,
+                                  train.weight_decay)
+
+    # -- parameters ------------------------------------------------------------------------------
+    def state_dict(self):
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state_dict(self, sd):
+        rnn = {k[4:]: v for k, v in sd.items() if k.startswith("rnn.")}
+        other = {k: v for k, v in sd.items() if not k.startswith("rnn.")}
+        expected = [k for k in self.params if not k.startswith("rnn.")]
+        if sorted(other) != sorted(expected):
+            raise ValueError(f"expected parameters {expected} besides rnn.*, got {sorted(other)}")
+        for k, v in other.items():
+            if np.shape(v) != self.params[k].shape:
+                raise ValueError(f"expected {k} of shape {self.params[k].shape}, got {np.shape(v)}")
+        self.rnn.load_state_dict(rnn)  # checks its own keys and shapes
+        for k, v in other.items():
+            np.copyto(self.params[k], v, casting="unsafe")
+
+    # -- forward pieces ----------------------------------------------------------------------------
+    def _embed(self, x):
+        if self.cfg.embedding_dim:
+            return self.params["embedding.weight"][x]  # (T, B, E)
+        return np.eye(self.V, dtype=self.dtype)[x]  # (T, B, V) one-hot
+
+    def _head(self, x, state, training: bool):
+        """Shared forward: (logits (T·B, V), rnn output (T·B, H), dropout mask or None, final state)."""
+        self.rnn.train(training)
+        out, final = self.rnn(self._embed(x), state)  # (T, B, H)
+        T, B, H = out.shape
+        out = out.reshape(T * B, H)  # (T·B, H)
+        mask = None
+        p = self.cfg.output_dropout
+        if training and p > 0:
+            mask = (self.rng.random(out.shape, dtype=self.dtype) >= p) * self.dtype.type(1 / (1 - p))  # (T·B, H)
+            out = out * mask
+        z = out @ self.params["head.weight"].T + self.params["head.bias"]  # (T·B, V)
+        return z, out, mask, final
+
+    # -- training ----------------------------------------------------------------------------------
+    def initial_state(self, batch):
+        L, H = self.cfg.num_layers, self.cfg.hidden_size
+        h = np.zeros((L, batch, H), self.dtype)
+        return (h, h.copy()) if self.cfg.cell == "lstm" else h
+
+    def forward_backward(self, x, y, state):
+        T, B = x.shape
+        z, out, mask, final = self._head(x, state, training=True)
+        loss, dz = cross_entropy(z, y.reshape(-1))  # dz (T·B, V)
+        for g in self.grads.values():
+            g.fill(0)
+        self.grads["head.weight"][...] = dz.T @ out  # (V, H) into W_out
+        self.grads["head.bias"][...] = dz.sum(axis=0)  # (V,) into b_out
+        dout = dz @ self.params["head.weight"]  # (T·B, H) into the RNN output
+        if mask is not None:
+            dout *= mask
+        demb, _ = self.rnn.backward(dout.reshape(T, B, -1).astype(self.dtype, copy=False))  # BPTT
+        if self.cfg.embedding_dim:
+            np.add.at(self.grads["embedding.weight"], x.reshape(-1), demb.reshape(T * B, -1))  # into E rows
+        return loss, final
+
+    def grad_norm(self):
+        return float(np.sqrt(sum(float(np.vdot(g, g)) for g in self.grads.values())))
+
+    def scale_grads(self, factor):
+        for g in self.grads.values():
+            g *= factor
+
+    def clamp_grads(self, limit):
+        for g in self.grads.values():
+            np.clip(g, -limit, limit, out=g)
+
+    def optimizer_step(self, lr):
+        self.opt.step(lr)
+
+    def optimizer_state_dict(self):
+        return self.opt.state_dict()
+
+    def load_optimizer_state_dict(self, sd):
+        self.opt.load_state_dict(sd)
+
+    def rng_state(self):
+        return self.rng.bit_generator.state
+
+    def set_rng_state(self, state):
+        if isinstance(state, dict) and state.get("bit_generator") == type(self.rng.bit_generator).__name__:
+            self.rng.bit_generator.state = state
+        else:  # a checkpoint from another engine: its dropout RNG does not carry over
+            self.rng = self.rnn.rng = np.random.default_rng([self.opt.t, 0xD0])
+
+    # -- inference ---------------------------------------------------------------------------------
+    def nll(self, x, y, state):
+        with no_grad():
+            z, _, _, final = self._head(x, state, training=False)
+        logp = log_softmax(z.astype(np.float64))  # (T·B, V)
+        nll = -logp[np.arange(y.size), y.reshape(-1)]
+        return nll.reshape(y.shape), final
+
+    def logits(self, x, state):
+        with no_grad():
+            z, _, _, final = self._head(x, state, training=False)
+        return z.astype(np.float64).reshape(*x.shape, self.V), final
+
+    def carry_to_numpy(self, state):
+        if self.cfg.cell == "lstm":
+            return {"h": np.asarray(state[0]), "c": np.asarray(state[1])}
+        return {"h": np.asarray(state)}
+
+    def carry_from_numpy(self, arrays):
+        h = arrays["h"].astype(self.dtype)
+        return (h, arrays["c"].astype(self.dtype)) if self.cfg.cell == "lstm" else h

@@ -1,0 +1,185 @@
+"""NumpyLM: forward_backward's gradients against finite differences and against torch (embedding or
+one-hot -> RNN/GRU/LSTM stack -> linear head), and gradient clipping against torch's rule."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lm_helpers import tiny_engine
+
+torch = pytest.importorskip("torch")
+
+V, T, B = 7, 4, 3
+VARIANTS = {  # name -> ModelConfig fields
+    "lstm_embedding": {"cell": "lstm", "embedding_dim": 3, "num_layers": 2, "hidden_size": 4},
+    "lstm_onehot": {"cell": "lstm", "embedding_dim": 0, "num_layers": 1, "hidden_size": 4},
+    "gru_embedding": {"cell": "gru", "embedding_dim": 3, "num_layers": 2, "hidden_size": 3},
+    "gru_onehot": {"cell": "gru", "embedding_dim": 0, "num_layers": 1, "hidden_size": 4},
+    "rnn_tanh_embedding": {"cell": "rnn", "embedding_dim": 3, "num_layers": 2, "hidden_size": 4},
+    "rnn_relu_onehot": {"cell": "rnn", "nonlinearity": "relu", "embedding_dim": 0, "num_layers": 2, "hidden_size": 4},
+}
+
+
+def _batch(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, V, size=(T, B))
+    y = rng.integers(0, V, size=(T, B))
+    x[0, 0] = x[1, 1]  # a repeated token: embedding rows accumulate gradients
+    return x, y
+
+
+def _state(engine, model, seed=1):
+    """A random (non-zero) initial state, so the gradients depend on it."""
+    rng = np.random.default_rng(seed)
+    shape = (model["num_layers"], B, model["hidden_size"])
+    h = rng.standard_normal(shape) * 0.5
+    return (h, rng.standard_normal(shape) * 0.5) if model["cell"] == "lstm" else h
+
+
+def _engine(variant):
+    model = VARIANTS[variant]
+    engine = tiny_engine(V=V, seed=3, **model)
+    engine.load_state_dict({k: v * 3 for k, v in engine.state_dict().items()})  # larger weights: livelier gradients
+    return engine, model
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_gradients_match_finite_differences(variant):
+    engine, model = _engine(variant)
+    x, y = _batch()
+    state = _state(engine, model)
+    engine.forward_backward(x, y, state)
+    analytic = {k: g.copy() for k, g in engine.grads.items()}
+    assert set(analytic) == set(engine.params)
+
+    def loss() -> float:
+        return engine.forward_backward(x, y, state)[0]
+
+    eps = 1e-6
+    for name, p in engine.params.items():
+        assert p.dtype == np.float64
+        flat, numeric = p.reshape(-1), np.zeros(p.size)
+        for i in range(p.size):
+            old = flat[i]
+            flat[i] = old + eps
+            up = loss()
+            flat[i] = old - eps
+            numeric[i] = (up - loss()) / (2 * eps)
+            flat[i] = old
+        a = analytic[name].reshape(-1)
+        err = np.linalg.norm(a - numeric) / max(np.linalg.norm(a), np.linalg.norm(numeric), 1e-300)
+        assert err < 1e-6, f"{variant} {name}: relative error {err:.2e}"
+        assert np.linalg.norm(a) > 0 or name.startswith("embedding"), f"{name}: zero gradient"
+
+
+def _torch_model(engine, model):
+    """nn.Embedding (or one-hot) + nn.RNN/GRU/LSTM + nn.Linear with the engine's weights."""
+    sd = {k: torch.from_numpy(v.copy()) for k, v in engine.state_dict().items()}
+    E, H, L = model["embedding_dim"], model["hidden_size"], model["num_layers"]
+    kw = {"nonlinearity": model.get("nonlinearity", "tanh")} if model["cell"] == "rnn" else {}
+    rnn = getattr(torch.nn, model["cell"].upper())(E or V, H, num_layers=L, dtype=torch.float64, **kw)
+    rnn.load_state_dict({k[4:]: v for k, v in sd.items() if k.startswith("rnn.")})
+    head = torch.nn.Linear(H, V, dtype=torch.float64)
+    head.load_state_dict({"weight": sd["head.weight"], "bias": sd["head.bias"]})
+    emb = None
+    if E:
+        emb = torch.nn.Embedding(V, E, dtype=torch.float64)
+        emb.load_state_dict({"weight": sd["embedding.weight"]})
+
+    def forward(x, state):
+        xt = torch.from_numpy(x)
+        inp = emb(xt) if emb is not None else torch.nn.functional.one_hot(xt, V).double()
+        hx = tuple(torch.from_numpy(s) for s in state) if isinstance(state, tuple) else torch.from_numpy(state)
+        out, final = rnn(inp, hx)
+        return head(out), final  # (T, B, V)
+
+    params = {**({"embedding.weight": emb.weight} if emb is not None else {}),
+              **{f"rnn.{k}": v for k, v in rnn.named_parameters()}, "head.weight": head.weight, "head.bias": head.bias}
+    return forward, params
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_loss_logits_and_gradients_equal_torch(variant):
+    engine, model = _engine(variant)
+    x, y = _batch(seed=5)
+    state = _state(engine, model, seed=6)
+    forward, tparams = _torch_model(engine, model)
+    z, final = forward(x, state)
+    tloss = torch.nn.functional.cross_entropy(z.reshape(-1, V), torch.from_numpy(y).reshape(-1))
+    tloss.backward()
+
+    loss, our_final = engine.forward_backward(x, y, state)
+    assert loss == pytest.approx(tloss.item(), rel=1e-12)
+    for name, p in tparams.items():
+        np.testing.assert_allclose(engine.grads[name], p.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+    logits, _ = engine.logits(x, state)
+    np.testing.assert_allclose(logits, z.detach().numpy(), rtol=1e-12, atol=1e-12)
+    nll, _ = engine.nll(x, y, state)
+    tnll = torch.nn.functional.cross_entropy(z.reshape(-1, V), torch.from_numpy(y).reshape(-1), reduction="none")
+    np.testing.assert_allclose(nll, tnll.detach().numpy().reshape(T, B), rtol=1e-12, atol=1e-12)
+    as_tuple = (lambda s: s if isinstance(s, tuple) else (s,))
+    for ours, ref in zip(as_tuple(our_final), as_tuple(final), strict=True):
+        np.testing.assert_allclose(ours, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_dropout_is_used_in_training_only():
+    engine = tiny_engine(V=V, seed=0, num_layers=2, dropout=0.5, output_dropout=0.5)
+    x, y = _batch()
+    state = engine.initial_state(B)
+    l1, _ = engine.forward_backward(x, y, state)
+    l2, _ = engine.forward_backward(x, y, state)
+    assert l1 != l2  # fresh masks each step
+    n1, _ = engine.nll(x, y, state)
+    n2, _ = engine.nll(x, y, state)
+    assert np.array_equal(n1, n2)  # evaluation: no dropout
+
+
+# -- clipping ---------------------------------------------------------------------------------------
+
+
+def _set_grads(engine, scale, seed=0):
+    rng = np.random.default_rng(seed)
+    for g in engine.grads.values():
+        g[...] = rng.standard_normal(g.shape) * scale
+    return {k: torch.from_numpy(g.copy()) for k, g in engine.grads.items()}
+
+
+@pytest.mark.parametrize("scale", [10.0, 1e-3])
+def test_clip_norm_matches_torch(scale):
+    engine = tiny_engine(V=V)
+    tgrads = _set_grads(engine, scale)
+    tparams = [torch.zeros_like(g, requires_grad=True) for g in tgrads.values()]
+    for p, g in zip(tparams, tgrads.values()):
+        p.grad = g
+    before = engine.grad_norm()
+    returned = engine.clip("norm", 0.5)
+    tnorm = torch.nn.utils.clip_grad_norm_(tparams, 0.5)
+    assert returned == pytest.approx(before) and returned == pytest.approx(tnorm.item(), rel=1e-12)
+    for (name, g), p in zip(engine.grads.items(), tparams):
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-12, err_msg=name)
+    after = engine.grad_norm()
+    if scale > 1:
+        assert after <= 0.5 and after == pytest.approx(0.5, rel=1e-5)
+    else:
+        assert after == before  # below the limit: untouched
+
+
+def test_clip_value_clamps_each_entry():
+    engine = tiny_engine(V=V)
+    _set_grads(engine, 3.0)
+    original = {k: g.copy() for k, g in engine.grads.items()}
+    norm = engine.clip("value", 0.25)
+    assert norm == pytest.approx(math.sqrt(sum(float((g ** 2).sum()) for g in original.values())))
+    for k, g in engine.grads.items():
+        assert np.array_equal(g, np.clip(original[k], -0.25, 0.25)), k
+    assert engine.clip("none", 0.25) == pytest.approx(engine.grad_norm())
+
+
+def test_non_finite_gradient_reports_non_finite_norm_and_is_not_scaled():
+    engine = tiny_engine(V=V)
+    _set_grads(engine, 1.0)
+    engine.grads["head.bias"][0] = np.inf
+    assert not math.isfinite(engine.clip("norm", 1.0))
