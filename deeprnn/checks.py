@@ -61,10 +61,16 @@ def check_array(name: str, x, dtype: np.dtype, shape: tuple, alt_shape: tuple | 
         raise TypeError(f"expected {name} to be a numpy.ndarray, got {type(x).__name__}")
     if x.dtype != dtype:
         raise TypeError(f"expected {name} of dtype {dtype} (the model's dtype), got {x.dtype}")
-    if not any(_matches(x.shape, s) for s in (shape, alt_shape) if s is not None):
-        want = fmt_shape(shape) + ("" if alt_shape is None else f" or {fmt_shape(alt_shape)}")
-        raise ValueError(f"expected {name} of shape {want}, got {fmt_shape(x.shape)}")
+    check_shape(name, x.shape, shape, alt_shape)
     return x
+
+
+def check_shape(name: str, actual: tuple, shape: tuple, alt_shape: tuple | None = None) -> None:
+    """ValueError unless ``actual`` matches ``shape`` or ``alt_shape`` (ints must match, letters are any
+    size >= 1)."""
+    if not any(_matches(tuple(actual), s) for s in (shape, alt_shape) if s is not None):
+        want = fmt_shape(shape) + ("" if alt_shape is None else f" or {fmt_shape(alt_shape)}")
+        raise ValueError(f"expected {name} of shape {want}, got {fmt_shape(tuple(actual))}")
 
 
 def _matches(actual: tuple, pattern: tuple) -> bool:

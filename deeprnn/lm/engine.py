@@ -16,6 +16,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from ..layout import GATE_MULT, check_stack_args
+from ..layout import param_shapes as layout_shapes
 from .config import ModelConfig, TrainConfig
 
 
@@ -126,13 +128,11 @@ class LMEngine(ABC):
 
 def param_shapes(model: ModelConfig, vocab_size: int) -> dict[str, tuple]:
     """Canonical parameter names and shapes, in order."""
-    V, E, H, L = vocab_size, model.embedding_dim, model.hidden_size, model.num_layers
-    G = {"rnn": 1, "gru": 3, "lstm": 4}[model.cell] * H
+    V, E, H = vocab_size, model.embedding_dim, model.hidden_size
+    mode = {"rnn": "RNN_TANH", "gru": "GRU", "lstm": "LSTM"}[model.cell]
+    spec = check_stack_args(E or V, H, model.num_layers)
     shapes = {"embedding.weight": (V, E)} if E else {}
-    for layer in range(L):
-        I = (E or V) if layer == 0 else H
-        shapes.update({f"rnn.weight_ih_l{layer}": (G, I), f"rnn.weight_hh_l{layer}": (G, H),
-                       f"rnn.bias_ih_l{layer}": (G,), f"rnn.bias_hh_l{layer}": (G,)})
+    shapes.update({f"rnn.{k}": v for k, v in layout_shapes(spec, GATE_MULT[mode]).items()})
     shapes.update({"head.weight": (V, H), "head.bias": (V,)})
     return shapes
 

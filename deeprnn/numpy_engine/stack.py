@@ -10,11 +10,10 @@ its own length) and concatenates both outputs: (T, B, D·P). States are indexed 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from ..checks import check_array, check_bool, check_choice, check_int, check_lengths, describe
+from ..checks import check_array, check_choice, check_lengths, describe
+from ..layout import check_stack_args, param_names, param_shapes
 from .elman import NONLINEARITIES, RNN_RELU_KERNEL, RNN_TANH_KERNEL
 from .gru import GRU_KERNEL
 from .lstm import LSTM_KERNEL
@@ -28,49 +27,23 @@ class RNNBase(Module):
 
     def __init__(self, kernel, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, dtype=np.float32, seed=None):
+        spec = check_stack_args(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                                proj_size)
         super().__init__(hidden_size, dtype, seed)
-        self.kernel = kernel
-        self.input_size = check_int("input_size", input_size, minimum=1)
-        self.num_layers = check_int("num_layers", num_layers, minimum=1)
-        self.bias = check_bool("bias", bias)
-        self.batch_first = check_bool("batch_first", batch_first)
-        self.bidirectional = check_bool("bidirectional", bidirectional)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
-            raise ValueError(f"expected dropout to be a number in [0, 1], got {dropout!r}")
-        self.dropout = float(dropout)
-        if self.dropout > 0 and self.num_layers == 1:
-            warnings.warn(f"dropout={dropout} has no effect with num_layers=1: it applies between layers",
-                          stacklevel=3)
-        self.proj_size = check_int("proj_size", proj_size, minimum=0)
-        if self.proj_size and self.proj_size >= self.hidden_size:
-            raise ValueError(f"expected proj_size < hidden_size = {self.hidden_size}, got {self.proj_size}")
-        self.num_directions = 2 if self.bidirectional else 1
-        self.output_size = self.proj_size or self.hidden_size  # P: the size of h
-        self._init_params(self._param_shapes())
+        self.kernel, self.spec = kernel, spec
+        self.input_size, self.num_layers, self.bias = spec.input_size, spec.num_layers, spec.bias
+        self.batch_first, self.dropout, self.bidirectional = spec.batch_first, spec.dropout, spec.bidirectional
+        self.proj_size, self.num_directions, self.output_size = spec.proj_size, spec.num_directions, spec.output_size
+        self._init_params(param_shapes(spec, kernel.gate_mult))
         self._cache = None
 
-    def _names(self, layer: int, direction: int) -> list[str]:
-        sfx = f"_l{layer}" + ("_reverse" if direction else "")
-        names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
-        return [n + sfx for n in names + (["weight_hr"] if self.proj_size else [])]
-
-    def _param_shapes(self) -> dict:
-        G, H, P, D = self.kernel.gate_mult * self.hidden_size, self.hidden_size, self.output_size, self.num_directions
-        shapes = {}
-        for layer in range(self.num_layers):
-            I = self.input_size if layer == 0 else D * P
-            for d in range(D):
-                sizes = [(G, I), (G, P)] + ([(G,), (G,)] if self.bias else []) + ([(P, H)] if self.proj_size else [])
-                shapes.update(zip(self._names(layer, d), sizes))
-        return shapes
-
     def _weights(self, layer: int, direction: int) -> Weights:
-        p = [self.params[n] for n in self._names(layer, direction)]
+        p = [self.params[n] for n in param_names(self.spec, layer, direction)]
         b = (p[2], p[3]) if self.bias else (None, None)
         return Weights(p[0], p[1], *b, p[-1] if self.proj_size else None)
 
     def _grad_names(self, layer: int, direction: int, g: Weights) -> dict:
-        return dict(zip(self._names(layer, direction), (a for a in g if a is not None)))
+        return dict(zip(param_names(self.spec, layer, direction), (a for a in g if a is not None)))
 
     # ---- shapes in and out ----------------------------------------------------------------------
 

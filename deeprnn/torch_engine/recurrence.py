@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Callable, NamedTuple, Optional
 
 from ..checks import check_choice
+from ..layout import GATE_MULT
 from . import require_torch
 from .elman import rnn_core
 from .gru import gru_core
@@ -23,8 +24,7 @@ from .lstm import lstm_core
 
 torch = require_torch()
 
-MODES = ("RNN_TANH", "RNN_RELU", "GRU", "LSTM")  # torch.nn.RNNBase's mode names
-GATE_MULT = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}  # G / H
+MODES = tuple(GATE_MULT)  # torch.nn.RNNBase's mode names
 
 
 class Weights(NamedTuple):

@@ -15,11 +15,11 @@ Constructor arguments, parameter names, shapes and initialisation follow torch.n
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
-from ..checks import check_bool, check_choice, check_int, check_lengths, describe, fmt_shape
+from ..checks import check_choice, check_lengths, check_shape, describe
+from ..layout import check_stack_args, param_shapes
 from . import require_torch
 from .elman import NONLINEARITIES
 from .recurrence import GATE_MULT, MODES, Weights, recurrence
@@ -38,14 +38,7 @@ def check_tensor(name: str, x, dtype, shape: tuple, alt_shape: tuple | None = No
         raise TypeError(f"expected {name} to be a torch.Tensor, got {kind}{hint}")
     if x.dtype != dtype:
         raise TypeError(f"expected {name} of dtype {dtype} (the model's dtype), got {x.dtype}")
-
-    def matches(pattern):
-        return len(pattern) == x.dim() and all(a >= 1 if isinstance(p, str) else a == p
-                                               for a, p in zip(x.shape, pattern))
-
-    if not any(matches(s) for s in (shape, alt_shape) if s is not None):
-        want = fmt_shape(shape) + ("" if alt_shape is None else f" or {fmt_shape(alt_shape)}")
-        raise ValueError(f"expected {name} of shape {want}, got {fmt_shape(tuple(x.shape))}")
+    check_shape(name, tuple(x.shape), shape, alt_shape)
     return x
 
 
@@ -56,36 +49,14 @@ class RNNBase(nn.Module):
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
         super().__init__()
         self.mode = check_choice("mode", mode, MODES)
-        self.input_size = check_int("input_size", input_size, minimum=1)
-        self.hidden_size = check_int("hidden_size", hidden_size, minimum=1)
-        self.num_layers = check_int("num_layers", num_layers, minimum=1)
-        self.bias = check_bool("bias", bias)
-        self.batch_first = check_bool("batch_first", batch_first)
-        self.bidirectional = check_bool("bidirectional", bidirectional)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
-            raise ValueError(f"expected dropout to be a number in [0, 1], got {dropout!r}")
-        self.dropout = float(dropout)
-        if self.dropout > 0 and self.num_layers == 1:
-            warnings.warn(f"dropout={dropout} has no effect with num_layers=1: it applies between layers",
-                          stacklevel=3)
-        self.proj_size = check_int("proj_size", proj_size, minimum=0)
-        if self.proj_size and self.proj_size >= self.hidden_size:
-            raise ValueError(f"expected proj_size < hidden_size = {self.hidden_size}, got {self.proj_size}")
-        self.num_directions = D = 2 if self.bidirectional else 1
+        self.spec = spec = check_stack_args(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                                            bidirectional, proj_size)
+        self.input_size, self.hidden_size, self.num_layers = spec.input_size, spec.hidden_size, spec.num_layers
+        self.bias, self.batch_first, self.dropout = spec.bias, spec.batch_first, spec.dropout
+        self.bidirectional, self.proj_size, self.num_directions = spec.bidirectional, spec.proj_size, spec.num_directions
         self.n_states = 2 if mode == "LSTM" else 1  # (h,) or (h, c)
-        G, H = GATE_MULT[mode] * self.hidden_size, self.hidden_size
-        P = self.proj_size or H  # the size of h
-        for layer in range(self.num_layers):
-            I = self.input_size if layer == 0 else D * P
-            for d in range(D):
-                shapes = {"weight_ih": (G, I), "weight_hh": (G, P)}
-                if self.bias:
-                    shapes.update(bias_ih=(G,), bias_hh=(G,))
-                if self.proj_size:
-                    shapes["weight_hr"] = (P, H)
-                for name, shape in shapes.items():  # torch's names and order: weight_ih_l0_reverse ...
-                    param = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
-                    self.register_parameter(name + _suffix(layer, d), param)
+        for name, shape in param_shapes(spec, GATE_MULT[mode]).items():  # torch's names and order
+            self.register_parameter(name, nn.Parameter(torch.empty(shape, device=device, dtype=dtype)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

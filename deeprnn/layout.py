@@ -1,0 +1,78 @@
+"""A stacked RNN's arguments and PyTorch's parameter layout, shared by every implementation.
+
+The NumPy stack (numpy_engine/stack.py), the torch scratch stack (torch_engine/stack.py) and the
+language model's canonical names (lm/engine.py) all take their checks, parameter names, order and
+shapes from here, so weights move between them and torch.nn.LSTM by plain copy.
+
+    weight_ih_l{k}{_reverse}   (G, I_k)   I_0 = input_size, I_k = D·P for k ≥ 1
+    weight_hh_l{k}{_reverse}   (G, P)
+    bias_ih_l{k}{_reverse}     (G,)       when bias=True
+    bias_hh_l{k}{_reverse}     (G,)
+    weight_hr_l{k}{_reverse}   (P, H)     LSTM with proj_size = P > 0
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+from .checks import check_bool, check_int
+
+GATE_MULT = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}  # G / H, by torch.nn.RNNBase's mode names
+
+
+class StackSpec(NamedTuple):
+    """Checked constructor arguments of a stacked RNN (torch.nn.RNN/GRU/LSTM's names)."""
+
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    bias: bool
+    batch_first: bool
+    dropout: float
+    bidirectional: bool
+    proj_size: int
+
+    @property
+    def num_directions(self) -> int:  # D
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:  # P: the size of h
+        return self.proj_size or self.hidden_size
+
+
+def check_stack_args(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                     bidirectional=False, proj_size=0) -> StackSpec:
+    """Check every argument early; errors name the expected and the actual value."""
+    hidden = check_int("hidden_size", hidden_size, minimum=1)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+        raise ValueError(f"expected dropout to be a number in [0, 1], got {dropout!r}")
+    layers = check_int("num_layers", num_layers, minimum=1)
+    if dropout > 0 and layers == 1:
+        warnings.warn(f"dropout={dropout} has no effect with num_layers=1: it applies between layers", stacklevel=4)
+    proj = check_int("proj_size", proj_size, minimum=0)
+    if proj and proj >= hidden:
+        raise ValueError(f"expected proj_size < hidden_size = {hidden}, got {proj}")
+    return StackSpec(check_int("input_size", input_size, minimum=1), hidden, layers, check_bool("bias", bias),
+                     check_bool("batch_first", batch_first), float(dropout),
+                     check_bool("bidirectional", bidirectional), proj)
+
+
+def param_names(spec: StackSpec, layer: int, direction: int) -> list[str]:
+    """The names of one layer's parameters in one direction, in torch's order."""
+    sfx = f"_l{layer}" + ("_reverse" if direction else "")
+    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if spec.bias else [])
+    return [n + sfx for n in names + (["weight_hr"] if spec.proj_size else [])]
+
+
+def param_shapes(spec: StackSpec, gate_mult: int) -> dict[str, tuple]:
+    """Every parameter's name and shape, in torch's order (layer by layer, forward then reverse)."""
+    G, H, P, D = gate_mult * spec.hidden_size, spec.hidden_size, spec.output_size, spec.num_directions
+    shapes = {}
+    for layer in range(spec.num_layers):
+        I = spec.input_size if layer == 0 else D * P
+        sizes = [(G, I), (G, P)] + ([(G,), (G,)] if spec.bias else []) + ([(P, H)] if spec.proj_size else [])
+        for d in range(D):
+            shapes.update(zip(param_names(spec, layer, d), sizes))
+    return shapes
