@@ -75,6 +75,45 @@ def test_gradients_match_finite_differences(variant):
         assert np.linalg.norm(a) > 0 or name.startswith("embedding"), f"{name}: zero gradient"
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_gradients_with_every_dropout_match_finite_differences(cell):
+    """weight_drop (DropConnect on W_hh), dropout between layers and output dropout, with the masks held
+    fixed by restoring the RNG before every forward."""
+    model = {"cell": cell, "embedding_dim": 3, "num_layers": 2, "hidden_size": 3, "dropout": 0.3,
+             "output_dropout": 0.3, "weight_drop": 0.5}
+    engine = tiny_engine(V=V, seed=3, **model)
+    x, y = _batch()
+    state = _state(engine, model)
+    rng = engine.rng_state()
+
+    def loss() -> float:
+        engine.set_rng_state(rng)
+        return engine.forward_backward(x, y, state)[0]
+
+    loss()
+    analytic = {k: g.copy() for k, g in engine.grads.items()}
+    plain = tiny_engine(V=V, seed=3, **{**model, "weight_drop": 0.0})
+    plain.set_rng_state(rng)
+    plain.forward_backward(x, y, state)
+    eps = 1e-6
+    for name in ("rnn.weight_hh_l0", "rnn.weight_hh_l1", "rnn.weight_ih_l1", "head.weight"):
+        p = engine.params[name]
+        flat, numeric = p.reshape(-1), np.zeros(p.size)
+        for i in range(p.size):
+            old = flat[i]
+            flat[i] = old + eps
+            up = loss()
+            flat[i] = old - eps
+            numeric[i] = (up - loss()) / (2 * eps)
+            flat[i] = old
+        a = analytic[name].reshape(-1)
+        err = np.linalg.norm(a - numeric) / max(np.linalg.norm(a), np.linalg.norm(numeric), 1e-300)
+        assert err < 1e-6, f"{cell} {name}: relative error {err:.2e}"
+    g = analytic["rnn.weight_hh_l0"]
+    assert (g == 0).any() and (g != 0).any(), "about half the recurrent weights are dropped for the batch"
+    assert not np.allclose(g, plain.grads["rnn.weight_hh_l0"])
+
+
 def _torch_model(engine, model):
     """nn.Embedding (or one-hot) + nn.RNN/GRU/LSTM + nn.Linear with the engine's weights."""
     sd = {k: torch.from_numpy(v.copy()) for k, v in engine.state_dict().items()}

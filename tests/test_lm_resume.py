@@ -27,7 +27,8 @@ assert no_plots  # a fixture, imported for pytestmark
 
 N = 24  # total steps; the corpus gives 13 batches per epoch, so runs cross an epoch boundary
 CASES = {  # name -> (model, train) overrides; dropout everywhere, state carried across batches
-    "lstm_adamw": ({"num_layers": 2, "dropout": 0.3, "output_dropout": 0.2}, {"optimizer": "adamw", "weight_decay": 0.1}),
+    "lstm_adamw": ({"num_layers": 2, "dropout": 0.3, "output_dropout": 0.2, "weight_drop": 0.3},
+                   {"optimizer": "adamw", "weight_decay": 0.1, "ema": 0.9}),
     "gru_sgd": ({"cell": "gru", "num_layers": 2, "dropout": 0.2, "output_dropout": 0.3},
                 {"optimizer": "sgd", "momentum": 0.9, "lr": 0.3, "schedule": "step", "step_size": 5}),
 }
@@ -82,8 +83,9 @@ def test_resume_equals_uninterrupted(corpus, straight, tmp_path, capsys, case, k
     assert json.loads(out)["steps"] == N
     assert_same_weights(weights(run), weights(straight[case]))
     a, b = ck.load_checkpoint(run), ck.load_checkpoint(straight[case])
-    assert_same_weights(a.optimizer, b.optimizer)  # optimizer buffers and the carried state too
+    assert_same_weights(a.optimizer, b.optimizer)  # optimizer buffers, the carried state and the weight average
     assert a.state["rng"] == b.state["rng"]
+    assert_same_weights(weights(run, "best/" + ck.MODEL), weights(straight[case], "best/" + ck.MODEL))
     steps = [r["step"] for r in metrics(run)]
     assert steps == sorted(set(steps)) and steps[-1] == N
 

@@ -157,3 +157,33 @@ def test_resume_at_max_steps_does_nothing(corpus, tmp_path):
     assert summary["val_ppl"] == pytest.approx(first["val_ppl"], rel=1e-12)
     for name, data in files.items():  # no second metrics row for step 4, no new checkpoint
         assert (tmp_path / "run" / name).read_bytes() == data, name
+
+
+def test_weight_average_follows_its_formula():
+    from deeprnn.lm.train import WeightAverage
+
+    rng = np.random.default_rng(0)
+    thetas = [{"w": rng.standard_normal((3, 2))} for _ in range(40)]
+    avg = WeightAverage(thetas[0], decay=0.9)
+    expected = thetas[0]["w"].copy()
+    for n, th in enumerate(thetas[1:]):
+        avg.update(th)
+        d = min(0.9, (1 + n) / (10 + n))
+        expected = d * expected + (1 - d) * th["w"]
+    assert np.allclose(avg.params["w"], expected, rtol=0, atol=1e-12)
+    assert avg.n == len(thetas) - 1
+
+
+def test_ema_runs_keep_and_report_the_averaged_weights(tmp_path, capsys):
+    """With train.ema the best model is the average (not the last iterate), the logged validation score
+    is the average's, and `deeprnn eval` reproduces it from best/."""
+    corpus = write_corpus(tmp_path)
+    run = tmp_path / "run"
+    trainer, summary = run_trainer(tiny_config(corpus, ema=0.8, max_steps=12, eval_every=12), run)
+    best = weights(run, "best/" + ck.MODEL)
+    last = weights(run)
+    assert any(not np.array_equal(best[k], last[k]) for k in best)
+    for k, v in trainer.ema.params.items():
+        assert np.allclose(best[k], v.astype(best[k].dtype))
+    code, out, _ = cli(capsys, "eval", run, "--json")
+    assert code == 0 and json.loads(out)["ppl"] == pytest.approx(summary["val_ppl"], rel=1e-9)

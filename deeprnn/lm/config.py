@@ -23,6 +23,7 @@ class ModelConfig:
     embedding_dim: int = 64  # E: 0 feeds one-hot vectors (V wide), as the d2l book does
     dropout: float = 0.0  # between recurrent layers (torch.nn.LSTM's dropout)
     output_dropout: float = 0.0  # on the last layer's output, before the linear head
+    weight_drop: float = 0.0  # DropConnect on the recurrent weights W_hh, one mask per batch (AWD-LSTM)
 
 
 @dataclass
@@ -62,6 +63,7 @@ class TrainConfig:
     gamma: float = 0.5  # step decay: factor
     max_steps: int = 2000  # training stops here (the cosine schedule ends here)
     time_budget: float = 0.0  # seconds; 0 = none. Stops early, the schedule is not rescaled
+    ema: float = 0.0  # evaluate and keep an exponential moving average of the weights with this decay; 0 = off
     eval_every: int = 200  # steps between validation runs (and checkpoints)
     patience: int = 0  # early stopping after this many evaluations without improvement; 0 = off
     max_bad_steps: int = 10  # NaN/Inf guard: stop after this many consecutive skipped steps
@@ -167,9 +169,12 @@ def validate(cfg: RunConfig) -> None:
     for name, v in nonneg.items():
         if v < 0:
             raise ValueError(f"expected {name} >= 0, got {v}")
-    for name, v in {"model.dropout": m.dropout, "model.output_dropout": m.output_dropout}.items():
+    for name, v in {"model.dropout": m.dropout, "model.output_dropout": m.output_dropout,
+                    "model.weight_drop": m.weight_drop}.items():
         if not 0 <= v < 1:
             raise ValueError(f"expected {name} in [0, 1), got {v}")
+    if not 0 <= t.ema < 1:
+        raise ValueError(f"expected train.ema in [0, 1) (0 = off), got {t.ema}")
     if t.clip != "none" and t.clip_value <= 0:
         raise ValueError(f"expected train.clip_value > 0, got {t.clip_value}")
     if len(t.betas) != 2 or not all(0 <= b < 1 for b in t.betas):

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from . import checkpoint as ck
 from .config import RunConfig
 from .data import LMData, prepare_data
@@ -44,6 +46,7 @@ class Progress:
     best_step: int = -1
     bad_evals: int = 0  # evaluations in a row without improvement (early stopping)
     skipped: int = 0  # steps skipped by the NaN/Inf guard, in total
+    ema_updates: int = 0  # updates of the weight average (train.ema)
     stop_reason: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -66,6 +69,7 @@ class Trainer:
         self.is_main = self.engine.rank == 0
         self.prog = Progress()
         self.carry = None  # recurrent state carried into the next batch; None means zeros
+        self.ema = WeightAverage(self.engine.state_dict(), cfg.train.ema) if cfg.train.ema else None
         if resume:
             self._restore(ck.load_checkpoint(self.run))
         if self.is_main:
@@ -100,13 +104,17 @@ class Trainer:
                                 f"got a different text ({self.data.fingerprint[:12]}…)")
 
     def _restore(self, c: ck.Checkpoint) -> None:
-        self.engine.load_state_dict(c.model)
-        carry = {k[6:]: v for k, v in c.optimizer.items() if k.startswith("carry.")}
-        self.engine.load_optimizer_state_dict({k: v for k, v in c.optimizer.items() if not k.startswith("carry.")})
-        self.engine.set_rng_state(c.state["rng"])
         known = Progress.__dataclass_fields__
         self.prog = Progress(**{k: v for k, v in c.state.get("progress", {}).items() if k in known})
         self.prog.stop_reason = ""
+        self.engine.load_state_dict(c.model)
+        carry = {k[6:]: v for k, v in c.optimizer.items() if k.startswith("carry.")}
+        ema = {k[4:]: v for k, v in c.optimizer.items() if k.startswith("ema.")}
+        self.engine.load_optimizer_state_dict({k: v for k, v in c.optimizer.items()
+                                               if not k.startswith(("carry.", "ema."))})
+        if self.ema is not None:
+            self.ema.load(ema, self.prog.ema_updates)
+        self.engine.set_rng_state(c.state["rng"])
         self.carry = self.engine.carry_from_numpy(carry) if carry else None
         if self.is_main:
             _truncate_metrics(self.run / "metrics.jsonl", self.prog.step)
@@ -114,6 +122,9 @@ class Trainer:
     def save(self) -> None:
         """Every process gathers its part (collective calls); rank 0 writes."""
         optim = self.engine.optimizer_state_dict()
+        if self.ema is not None:
+            optim.update({f"ema.{k}": v for k, v in self.ema.params.items()})
+            self.prog.ema_updates = self.ema.n
         if self.carry is not None:
             optim.update({f"carry.{k}": v for k, v in self.engine.carry_to_numpy(self.carry).items()})
         state = {"step": self.prog.step, "progress": self.prog.__dict__, "rng": self.engine.rng_state()}
@@ -159,6 +170,8 @@ class Trainer:
                 self.prog.tokens += batch.x.size
                 if math.isfinite(loss) and math.isfinite(norm):
                     self.engine.optimizer_step(learning_rate(self.prog.step - 1, t))
+                    if self.ema is not None:
+                        self.ema.update(self.engine.state_dict())
                     self.carry = final
                     window.add(loss, batch.x.size)
                     bad_in_row = 0
@@ -185,7 +198,8 @@ class Trainer:
                         break
             bar.close()
             if self.prog.step == start_step > 0:  # a resumed run with nothing left to do: report, change nothing
-                self._last_val = self.data.score(self.engine, "val", self.cfg.train)
+                with self._averaged_weights():
+                    self._last_val = self.data.score(self.engine, "val", self.cfg.train)
             elif self.prog.step != last_eval or self.prog.step == start_step:
                 self._checkpoint(window)
             if self.is_main and self._plotted_step != self.prog.step and (self.run / "metrics.jsonl").exists():
@@ -196,7 +210,9 @@ class Trainer:
 
     def _checkpoint(self, window: "_Window") -> None:
         """Validate, log, plot, keep the best model, and save a checkpoint."""
-        val = self.data.score(self.engine, "val", self.cfg.train)
+        with self._averaged_weights():
+            val = self.data.score(self.engine, "val", self.cfg.train)
+            best_weights = self.engine.state_dict() if val.loss < self.prog.best_val_loss else None
         self.prog.seconds = self._base_seconds + time.perf_counter() - self._t0  # wall time, evaluation included
         row = {"step": self.prog.step, "tokens": self.prog.tokens, "seconds": round(self.prog.seconds, 2),
                "lr": learning_rate(max(0, self.prog.step - 1), self.cfg.train), **window.as_dict(),
@@ -209,13 +225,26 @@ class Trainer:
             self.prog.bad_evals += 1
         if self.is_main and self.prog.bad_evals == 0:
             (self.run / "best").mkdir(exist_ok=True)
-            ck.save_tensors(self.run / "best" / ck.MODEL, self.engine.state_dict(), ck.MODEL_FORMAT,
+            ck.save_tensors(self.run / "best" / ck.MODEL, best_weights, ck.MODEL_FORMAT,
                             {"step": self.prog.step, "val_loss": val.loss})
         self._metric(row)
         self._last_val = val
         self.save()
         if self.is_main and time.perf_counter() - self._last_plot >= PLOT_EVERY:
             self._draw()
+
+    @contextmanager
+    def _averaged_weights(self):
+        """Evaluate with the averaged weights when train.ema is set (the raw weights go on training)."""
+        if self.ema is None:
+            yield
+            return
+        raw = self.engine.state_dict()
+        self.engine.load_state_dict(self.ema.params)
+        try:
+            yield
+        finally:
+            self.engine.load_state_dict(raw)
 
     def _draw(self) -> None:
         _plot(self.run)
@@ -250,6 +279,34 @@ class Trainer:
 
     def request_stop(self) -> None:
         self._stop = True
+
+
+class WeightAverage:
+    """An exponential moving average of the parameters (Polyak averaging), updated after every
+    optimizer step: avg ← d·avg + (1 − d)·θ with d = min(decay, (1 + n) / (10 + n)) after n updates,
+    so early averages are not dominated by the initial weights."""
+
+    def __init__(self, params: dict, decay: float):
+        self.params = {k: v.astype(np.float64) for k, v in params.items()}
+        self.decay, self.n = decay, 0
+
+    def update(self, params: dict) -> None:
+        d = min(self.decay, (1 + self.n) / (10 + self.n))
+        for k, v in params.items():
+            a = self.params[k]
+            a *= d
+            a += (1 - d) * v
+        self.n += 1
+
+    def load(self, saved: dict, updates: int) -> None:
+        if sorted(saved) != sorted(self.params):
+            raise ck.CheckpointError("expected the weight average of every parameter in the checkpoint, got "
+                                     f"{len(saved)} of {len(self.params)} (was train.ema changed?)")
+        self.params = {k: np.asarray(v, np.float64) for k, v in saved.items()}
+        self.n = updates
+
+    def __repr__(self) -> str:
+        return f"WeightAverage(decay={self.decay}, updates={self.n})"
 
 
 class _Window:

@@ -3,6 +3,7 @@
     e_t = E[x_t]                    (T, B, E)   or one-hot (T, B, V) when embedding_dim = 0
     h_t = RNN(e_t, state)           (T, B, H)   the stack from stack.py (dropout between layers)
     ĥ_t = h_t ⊙ mask / (1 - p)      output dropout, training only
+    (with weight_drop q, training uses W_hh ⊙ M / (1 - q) in every layer, M ~ Bernoulli(1 - q) per batch)
     z_t = ĥ_t W_outᵀ + b_out        (T, B, V)   logits
     L   = mean_t,b  -log softmax(z_t)[y_t]
 """
@@ -106,19 +107,37 @@ class NumpyLM(LMEngine):
 
     def forward_backward(self, x, y, state):
         T, B = x.shape
-        z, out, mask, final = self._head(x, state, training=True)
-        loss, dz = cross_entropy(z, y.reshape(-1))  # dz (T·B, V)
-        for g in self.grads.values():
-            g.fill(0)
-        self.grads["head.weight"][...] = dz.T @ out  # (V, H) into W_out
-        self.grads["head.bias"][...] = dz.sum(axis=0)  # (V,) into b_out
-        dout = dz @ self.params["head.weight"]  # (T·B, H) into the RNN output
-        if mask is not None:
-            dout *= mask
-        demb, _ = self.rnn.backward(dout.reshape(T, B, -1).astype(self.dtype, copy=False))  # BPTT
+        dropped = self._drop_recurrent_weights()
+        try:
+            z, out, mask, final = self._head(x, state, training=True)
+            loss, dz = cross_entropy(z, y.reshape(-1))  # dz (T·B, V)
+            for g in self.grads.values():
+                g.fill(0)
+            self.grads["head.weight"][...] = dz.T @ out  # (V, H) into W_out
+            self.grads["head.bias"][...] = dz.sum(axis=0)  # (V,) into b_out
+            dout = dz @ self.params["head.weight"]  # (T·B, H) into the RNN output
+            if mask is not None:
+                dout *= mask
+            demb, _ = self.rnn.backward(dout.reshape(T, B, -1).astype(self.dtype, copy=False))  # BPTT
+        finally:
+            for name, (w, m) in dropped.items():
+                self.rnn.params[name] = w
+                self.rnn.grads[name] *= m  # into W_hh through W_hh ⊙ mask
         if self.cfg.embedding_dim:
             np.add.at(self.grads["embedding.weight"], x.reshape(-1), demb.reshape(T * B, -1))  # into E rows
         return loss, final
+
+    def _drop_recurrent_weights(self) -> dict:
+        """DropConnect on every W_hh (AWD-LSTM's weight drop): the stack runs this batch with
+        W_hh ⊙ mask / (1 - p). Returns {name: (original W_hh, scaled mask)} to undo it."""
+        p = self.cfg.weight_drop
+        dropped = {}
+        for name, w in list(self.rnn.params.items()):
+            if p > 0 and name.startswith("weight_hh"):
+                m = (self.rng.random(w.shape, dtype=self.dtype) >= p) * self.dtype.type(1 / (1 - p))  # (G, H)
+                dropped[name] = (w, m)
+                self.rnn.params[name] = w * m
+        return dropped
 
     def grad_norm(self):
         return float(np.sqrt(sum(float(np.vdot(g, g)) for g in self.grads.values())))

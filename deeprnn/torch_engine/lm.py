@@ -47,11 +47,17 @@ class LMModule(nn.Module):
                        dropout=model.dropout, **kwargs)
         self.drop = nn.Dropout(model.output_dropout)
         self.head = nn.Linear(model.hidden_size, vocab_size)
+        self.weight_drop = model.weight_drop
 
     def forward(self, x, state=None):
         """x (T, B) token ids -> logits (T, B, V), final state."""
         e = F.one_hot(x, self.V).to(self.head.weight.dtype) if self.one_hot else self.embedding(x)  # (T, B, E|V)
-        out, final = self.rnn(e, state)  # (T, B, H)
+        if self.training and self.weight_drop > 0:  # DropConnect on W_hh, one mask per batch (AWD-LSTM)
+            weights = {n: F.dropout(p, self.weight_drop) if n.startswith("weight_hh") else p
+                       for n, p in self.rnn.named_parameters()}
+            out, final = torch.func.functional_call(self.rnn, weights, (e, state))  # (T, B, H)
+        else:
+            out, final = self.rnn(e, state)  # (T, B, H)
         return self.head(self.drop(out)), final
 
 
