@@ -103,8 +103,8 @@ class LMEngine(ABC):
         """``obj`` from every process, in rank order (a collective call when distributed)."""
         return [obj]
 
-    def close(self) -> None:
-        """Release resources (leave the process group)."""
+    def close(self, clean: bool = True) -> None:
+        """Release resources (leave the process group); ``clean`` is False after a failure."""
 
     def limit_threads(self, n: int):
         """Use ``n`` compute threads; returns a function that restores the previous setting."""

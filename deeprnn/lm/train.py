@@ -134,14 +134,16 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------------
     def fit(self) -> dict:
         """Train until a stop condition; returns the summary (see summary())."""
+        clean = False
         try:
             summary = self._fit()
             digests = self.engine.gather(ck.params_digest(self.engine.state_dict()))
             if len(digests) > 1:
                 summary.update(processes=len(digests), ranks_identical=len(set(digests)) == 1)
+            clean = True
             return summary
         finally:
-            self.engine.close()
+            self.engine.close(clean)
 
     def _fit(self) -> dict:
         t = self.cfg.train

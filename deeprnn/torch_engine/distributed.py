@@ -47,11 +47,14 @@ def init(device_kind: str) -> World:
     return world
 
 
-def shutdown() -> None:
-    """Leave the process group. A barrier first: without it, gloo on loopback aborted at exit in about
-    1 run in 5 ("terminate called without an active exception")."""
+def shutdown(clean: bool = True) -> None:
+    """Leave the process group. After a clean run, a barrier first: without it, gloo on loopback
+    aborted at exit in about 1 run in 5 ("terminate called without an active exception"). After a
+    failure, no barrier: the other processes may be waiting in another collective, and the barrier would
+    wait for them forever instead of ending the job."""
     import torch.distributed as dist
 
     if dist.is_initialized():
-        dist.barrier()
+        if clean:
+            dist.barrier()
         dist.destroy_process_group()

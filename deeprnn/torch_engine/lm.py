@@ -107,6 +107,8 @@ class TorchLM(LMEngine):
 
     # -- training ----------------------------------------------------------------------------------
     def _tensor(self, a: np.ndarray):
+        if a.dtype.kind in "iu":
+            a = a.astype(np.int64, copy=False)  # token ids: one_hot and embedding want int64
         return torch.as_tensor(np.ascontiguousarray(a), device=self.device)
 
     def initial_state(self, batch):
@@ -168,6 +170,8 @@ class TorchLM(LMEngine):
             if tuple(a.shape) != tuple(params[name].shape):
                 raise ValueError(f"expected {key} of shape {tuple(params[name].shape)}, got {tuple(a.shape)}")
             state.setdefault(params[name], {})[b] = torch.as_tensor(np.asarray(a)).to(params[name])
+        if "step" not in sd:
+            raise ValueError(f"expected optimizer state with a 'step' entry, got keys {sorted(sd)[:5]}")
         self.t = int(np.asarray(sd["step"]).ravel()[0])
         self.opt.state.clear()
         for p, s in state.items():
@@ -240,9 +244,9 @@ class TorchLM(LMEngine):
         torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
         return bool(t.item())
 
-    def close(self) -> None:
+    def close(self, clean: bool = True) -> None:
         if self.world.size > 1:
-            distributed.shutdown()
+            distributed.shutdown(clean)
 
     def limit_threads(self, n):
         before = torch.get_num_threads()
