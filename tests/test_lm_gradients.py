@@ -77,10 +77,10 @@ def test_gradients_match_finite_differences(variant):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_gradients_with_every_dropout_match_finite_differences(cell):
-    """weight_drop (DropConnect on W_hh), dropout between layers and output dropout, with the masks held
-    fixed by restoring the RNG before every forward."""
+    """input dropout, weight_drop (DropConnect on W_hh), dropout between layers and output dropout, with
+    the masks held fixed by restoring the RNG before every forward."""
     model = {"cell": cell, "embedding_dim": 3, "num_layers": 2, "hidden_size": 3, "dropout": 0.3,
-             "output_dropout": 0.3, "weight_drop": 0.5}
+             "output_dropout": 0.3, "weight_drop": 0.5, "input_dropout": 0.4}
     engine = tiny_engine(V=V, seed=3, **model)
     x, y = _batch()
     state = _state(engine, model)
@@ -96,7 +96,7 @@ def test_gradients_with_every_dropout_match_finite_differences(cell):
     plain.set_rng_state(rng)
     plain.forward_backward(x, y, state)
     eps = 1e-6
-    for name in ("rnn.weight_hh_l0", "rnn.weight_hh_l1", "rnn.weight_ih_l1", "head.weight"):
+    for name in ("embedding.weight", "rnn.weight_hh_l0", "rnn.weight_hh_l1", "rnn.weight_ih_l1", "head.weight"):
         p = engine.params[name]
         flat, numeric = p.reshape(-1), np.zeros(p.size)
         for i in range(p.size):
@@ -222,3 +222,19 @@ def test_non_finite_gradient_reports_non_finite_norm_and_is_not_scaled():
     _set_grads(engine, 1.0)
     engine.grads["head.bias"][0] = np.inf
     assert not math.isfinite(engine.clip("norm", 1.0))
+
+
+@pytest.mark.parametrize("engine_name", ["numpy", "torch"])
+@pytest.mark.parametrize("kind", ["input_dropout", "dropout", "output_dropout", "weight_drop"])
+def test_each_dropout_acts_in_training_only(kind, engine_name):
+    """Each kind of dropout changes the training loss (and the gradients), never the evaluation."""
+    model = {"cell": "lstm", "embedding_dim": 3, "num_layers": 2, "hidden_size": 4}
+    x, y = _batch()
+    plain = tiny_engine(V=V, seed=3, train={"engine": engine_name}, **model)
+    dropped = tiny_engine(V=V, seed=3, train={"engine": engine_name}, **model, **{kind: 0.5})
+    dropped.load_state_dict(plain.state_dict())
+    loss_plain, _ = plain.forward_backward(x, y, None)
+    loss_dropped, _ = dropped.forward_backward(x, y, None)
+    assert loss_dropped != pytest.approx(loss_plain, rel=1e-6)
+    state = dropped.initial_state(B)
+    assert np.array_equal(plain.nll(x, y, state)[0], dropped.nll(x, y, state)[0])

@@ -21,6 +21,7 @@ class ModelConfig:
     num_layers: int = 2  # L: stacked recurrent layers
     hidden_size: int = 256  # H
     embedding_dim: int = 64  # E: 0 feeds one-hot vectors (V wide), as the d2l book does
+    input_dropout: float = 0.0  # on the embedding (or one-hot) output, before the first layer
     dropout: float = 0.0  # between recurrent layers (torch.nn.LSTM's dropout)
     output_dropout: float = 0.0  # on the last layer's output, before the linear head
     weight_drop: float = 0.0  # DropConnect on the recurrent weights W_hh, one mask per batch (AWD-LSTM)
@@ -170,6 +171,7 @@ def validate(cfg: RunConfig) -> None:
         if v < 0:
             raise ValueError(f"expected {name} >= 0, got {v}")
     for name, v in {"model.dropout": m.dropout, "model.output_dropout": m.output_dropout,
+                    "model.input_dropout": m.input_dropout,
                     "model.weight_drop": m.weight_drop}.items():
         if not 0 <= v < 1:
             raise ValueError(f"expected {name} in [0, 1), got {v}")

@@ -1,6 +1,6 @@
 """The language model on the NumPy engine: embedding (or one-hot) -> deep RNN -> linear head.
 
-    e_t = E[x_t]                    (T, B, E)   or one-hot (T, B, V) when embedding_dim = 0
+    e_t = E[x_t] ⊙ mask / (1 - p)   (T, B, E)   or one-hot (T, B, V) when embedding_dim = 0; input dropout
     h_t = RNN(e_t, state)           (T, B, H)   the stack from stack.py (dropout between layers)
     ĥ_t = h_t ⊙ mask / (1 - p)      output dropout, training only
     (with weight_drop q, training uses W_hh ⊙ M / (1 - q) in every layer, M ~ Bernoulli(1 - q) per batch)
@@ -85,19 +85,22 @@ class NumpyLM(LMEngine):
             return self.params["embedding.weight"][x]  # (T, B, E)
         return np.eye(self.V, dtype=self.dtype)[x]  # (T, B, V) one-hot
 
+    def _dropout(self, a, p: float, training: bool):
+        """Inverted dropout: (a ⊙ mask, mask) with mask ∈ {0, 1/(1-p)} in training, else (a, None)."""
+        if not training or p == 0:
+            return a, None
+        mask = (self.rng.random(a.shape, dtype=self.dtype) >= p) * self.dtype.type(1 / (1 - p))
+        return a * mask, mask
+
     def _head(self, x, state, training: bool):
-        """Shared forward: (logits (T·B, V), rnn output (T·B, H), dropout mask or None, final state)."""
+        """Shared forward: (logits (T·B, V), rnn output (T·B, H), dropout masks (input, output), final state)."""
+        e, in_mask = self._dropout(self._embed(x), self.cfg.input_dropout, training)  # (T, B, E|V)
         self.rnn.train(training)
-        out, final = self.rnn(self._embed(x), state)  # (T, B, H)
+        out, final = self.rnn(e, state)  # (T, B, H)
         T, B, H = out.shape
-        out = out.reshape(T * B, H)  # (T·B, H)
-        mask = None
-        p = self.cfg.output_dropout
-        if training and p > 0:
-            mask = (self.rng.random(out.shape, dtype=self.dtype) >= p) * self.dtype.type(1 / (1 - p))  # (T·B, H)
-            out = out * mask
+        out, out_mask = self._dropout(out.reshape(T * B, H), self.cfg.output_dropout, training)  # (T·B, H)
         z = out @ self.params["head.weight"].T + self.params["head.bias"]  # (T·B, V)
-        return z, out, mask, final
+        return z, out, (in_mask, out_mask), final
 
     # -- training ----------------------------------------------------------------------------------
     def initial_state(self, batch):
@@ -109,16 +112,18 @@ class NumpyLM(LMEngine):
         T, B = x.shape
         dropped = self._drop_recurrent_weights()
         try:
-            z, out, mask, final = self._head(x, state, training=True)
+            z, out, (in_mask, out_mask), final = self._head(x, state, training=True)
             loss, dz = cross_entropy(z, y.reshape(-1))  # dz (T·B, V)
             for g in self.grads.values():
                 g.fill(0)
             self.grads["head.weight"][...] = dz.T @ out  # (V, H) into W_out
             self.grads["head.bias"][...] = dz.sum(axis=0)  # (V,) into b_out
             dout = dz @ self.params["head.weight"]  # (T·B, H) into the RNN output
-            if mask is not None:
-                dout *= mask
+            if out_mask is not None:
+                dout *= out_mask
             demb, _ = self.rnn.backward(dout.reshape(T, B, -1).astype(self.dtype, copy=False))  # BPTT
+            if in_mask is not None:
+                demb *= in_mask  # into the undropped embedding
         finally:
             for name, (w, m) in dropped.items():
                 self.rnn.params[name] = w

@@ -45,6 +45,7 @@ class LMModule(nn.Module):
         kwargs = {"nonlinearity": model.nonlinearity} if model.cell == "rnn" else {}
         self.rnn = cls(model.embedding_dim or vocab_size, model.hidden_size, num_layers=model.num_layers,
                        dropout=model.dropout, **kwargs)
+        self.drop_in = nn.Dropout(model.input_dropout)
         self.drop = nn.Dropout(model.output_dropout)
         self.head = nn.Linear(model.hidden_size, vocab_size)
         self.weight_drop = model.weight_drop
@@ -52,6 +53,7 @@ class LMModule(nn.Module):
     def forward(self, x, state=None):
         """x (T, B) token ids -> logits (T, B, V), final state."""
         e = F.one_hot(x, self.V).to(self.head.weight.dtype) if self.one_hot else self.embedding(x)  # (T, B, E|V)
+        e = self.drop_in(e)
         if self.training and self.weight_drop > 0:  # DropConnect on W_hh, one mask per batch (AWD-LSTM)
             weights = {n: F.dropout(p, self.weight_drop) if n.startswith("weight_hh") else p
                        for n, p in self.rnn.named_parameters()}
