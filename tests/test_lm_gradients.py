@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from conftest import numerical_grad, rel_err
 from lm_helpers import tiny_engine
 
 torch = pytest.importorskip("torch")
@@ -58,21 +59,10 @@ def test_gradients_match_finite_differences(variant):
     def loss() -> float:
         return engine.forward_backward(x, y, state)[0]
 
-    eps = 1e-6
     for name, p in engine.params.items():
-        assert p.dtype == np.float64
-        flat, numeric = p.reshape(-1), np.zeros(p.size)
-        for i in range(p.size):
-            old = flat[i]
-            flat[i] = old + eps
-            up = loss()
-            flat[i] = old - eps
-            numeric[i] = (up - loss()) / (2 * eps)
-            flat[i] = old
-        a = analytic[name].reshape(-1)
-        err = np.linalg.norm(a - numeric) / max(np.linalg.norm(a), np.linalg.norm(numeric), 1e-300)
+        err = rel_err(analytic[name], numerical_grad(loss, p))
         assert err < 1e-6, f"{variant} {name}: relative error {err:.2e}"
-        assert np.linalg.norm(a) > 0 or name.startswith("embedding"), f"{name}: zero gradient"
+        assert np.linalg.norm(analytic[name]) > 0 or name.startswith("embedding"), f"{name}: zero gradient"
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -95,19 +85,8 @@ def test_gradients_with_every_dropout_match_finite_differences(cell):
     plain = tiny_engine(V=V, seed=3, **{**model, "weight_drop": 0.0})
     plain.set_rng_state(rng)
     plain.forward_backward(x, y, state)
-    eps = 1e-6
     for name in ("embedding.weight", "rnn.weight_hh_l0", "rnn.weight_hh_l1", "rnn.weight_ih_l1", "head.weight"):
-        p = engine.params[name]
-        flat, numeric = p.reshape(-1), np.zeros(p.size)
-        for i in range(p.size):
-            old = flat[i]
-            flat[i] = old + eps
-            up = loss()
-            flat[i] = old - eps
-            numeric[i] = (up - loss()) / (2 * eps)
-            flat[i] = old
-        a = analytic[name].reshape(-1)
-        err = np.linalg.norm(a - numeric) / max(np.linalg.norm(a), np.linalg.norm(numeric), 1e-300)
+        err = rel_err(analytic[name], numerical_grad(loss, engine.params[name]))
         assert err < 1e-6, f"{cell} {name}: relative error {err:.2e}"
     g = analytic["rnn.weight_hh_l0"]
     assert (g == 0).any() and (g != 0).any(), "about half the recurrent weights are dropped for the batch"
