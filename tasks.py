@@ -50,7 +50,7 @@ def run(*cmd: str) -> int:
 def demo(args: list[str]) -> int:
     setup(EXTRAS["demo"])
     out = "runs/demo"
-    code = run("-m", "deeprnn", "train", "--preset", "builtin-lstm", "--time-budget", "120", "--out", out,
+    code = run("-m", "deeprnn", "train", "--preset", "builtin-lstm", "--time-budget", "180", "--out", out,
                "--overwrite", *args)
     if code == 0:
         code = run("-m", "deeprnn", "generate", out, "--prefix", "the ", "--length", "300", "--temperature", "0.8",

