@@ -52,7 +52,8 @@ def check_float_dtype(name: str, dtype) -> np.dtype:
     return dt
 
 
-def check_array(name: str, x, dtype: np.dtype, shape: tuple, alt_shape: tuple | None = None) -> np.ndarray:
+def check_array(name: str, x, dtype: np.dtype, shape: tuple, alt_shape: tuple | None = None,
+                dtype_source: str = "the model's dtype") -> np.ndarray:
     """An ndarray of the model's dtype whose shape matches ``shape`` (or ``alt_shape``).
 
     Shapes mix ints (must match) with letters (any size >= 1), e.g. ('T', 'B', 28).
@@ -60,7 +61,7 @@ def check_array(name: str, x, dtype: np.dtype, shape: tuple, alt_shape: tuple | 
     if not isinstance(x, np.ndarray):
         raise TypeError(f"expected {name} to be a numpy.ndarray, got {type(x).__name__}")
     if x.dtype != dtype:
-        raise TypeError(f"expected {name} of dtype {dtype} (the model's dtype), got {x.dtype}")
+        raise TypeError(f"expected {name} of dtype {dtype} ({dtype_source}), got {x.dtype}")
     check_shape(name, x.shape, shape, alt_shape)
     return x
 

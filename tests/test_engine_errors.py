@@ -7,6 +7,14 @@ import numpy as np
 import pytest
 
 import deeprnn as dr
+from deeprnn.numpy_engine import (
+    gru_step_backward,
+    gru_step_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+)
 
 
 def f32(*shape):
@@ -15,6 +23,20 @@ def f32(*shape):
 
 def f64(*shape):
     return np.zeros(shape, np.float64)
+
+
+def cell_params(cell, I=3, H=4, **changes):
+    """A float32 params dict with torch.nn.*Cell names for the pure step functions, with changes
+    (None drops a key)."""
+    p = {k: v for k, v in cell(I, H).state_dict().items()}
+    p.update(changes)
+    return {k: v for k, v in p.items() if v is not None}
+
+
+def proj_params(P=2, **changes):
+    p = cell_params(dr.LSTMCell, weight_hh=f32(16, P), weight_hr=f32(P, 4))
+    p.update(changes)
+    return p
 
 
 def after_forward(model, *args):
@@ -182,6 +204,53 @@ CASES = {
                       ValueError, "expected dc of shape (2, 4), got (2, 5)"),
     "cell_dh_list": (lambda: after_forward(dr.LSTMCell(3, 4), f32(2, 3)).backward([0.0]), TypeError,
                      "expected dh to be a numpy.ndarray, got list"),
+    # ---- pure step functions
+    "step_params_list": (lambda: rnn_step_forward(f32(2, 3), f32(2, 4), [f32(4, 3)]), TypeError,
+                         "expected params to be a dict of arrays, got list"),
+    "step_params_missing_key": (lambda: gru_step_forward(f32(2, 3), f32(2, 4), cell_params(dr.GRUCell, weight_hh=None)),
+                                ValueError, "expected params with keys weight_ih, weight_hh, optional bias_ih and "
+                                "bias_hh, got ['bias_hh', 'bias_ih', 'weight_ih']"),
+    "step_params_hr_on_gru": (lambda: gru_step_forward(f32(2, 3), f32(2, 4), cell_params(dr.GRUCell, weight_hr=f32(4, 4))),
+                              ValueError, "expected params with keys weight_ih, weight_hh, optional bias_ih and "
+                              "bias_hh, got ['bias_hh', 'bias_ih', 'weight_hh', 'weight_hr', 'weight_ih']"),
+    "step_one_bias": (lambda: rnn_step_forward(f32(2, 3), f32(2, 4), cell_params(dr.RNNCell, bias_hh=None)),
+                      ValueError, "expected both bias_ih and bias_hh or neither, got only bias_ih"),
+    "step_w_ih_not_gates": (lambda: lstm_step_forward(f32(2, 3), f32(2, 4), f32(2, 4),
+                                                      cell_params(dr.LSTMCell, weight_ih=f32(15, 3))),
+                            ValueError, "expected weight_ih of shape (G, I) with G = 4H, got (15, 3)"),
+    "step_w_ih_int": (lambda: rnn_step_forward(f32(2, 3), f32(2, 4), cell_params(dr.RNNCell, weight_ih=np.zeros((4, 3), int))),
+                      TypeError, "expected weight_ih's dtype to be float32 or float64, got int64"),
+    "step_w_hh_shape": (lambda: gru_step_forward(f32(2, 3), f32(2, 4), cell_params(dr.GRUCell, weight_hh=f32(12, 3))),
+                        ValueError, "expected weight_hh of shape (12, 4), got (12, 3)"),
+    "step_bias_shape": (lambda: gru_step_forward(f32(2, 3), f32(2, 4), cell_params(dr.GRUCell, bias_ih=f32(1, 12))),
+                        ValueError, "expected bias_ih of shape (12,), got (1, 12)"),
+    "step_w_hr_shape": (lambda: lstm_step_forward(f32(2, 3), f32(2, 2), f32(2, 4), proj_params(weight_hr=f32(2, 5))),
+                        ValueError, "expected weight_hr of shape (2, 4), got (2, 5)"),
+    "step_x_shape": (lambda: rnn_step_forward(f32(2, 5), f32(2, 4), cell_params(dr.RNNCell)), ValueError,
+                     "expected x of shape (B, 3), got (2, 5)"),
+    "step_x_dtype": (lambda: lstm_step_forward(f64(2, 3), f32(2, 4), f32(2, 4), cell_params(dr.LSTMCell)), TypeError,
+                     "expected x of dtype float32 (weight_ih's dtype), got float64"),
+    "step_h_batch": (lambda: gru_step_forward(f32(2, 3), f32(3, 4), cell_params(dr.GRUCell)), ValueError,
+                     "expected h of shape (2, 4), got (3, 4)"),
+    "step_h_not_projected": (lambda: lstm_step_forward(f32(2, 3), f32(2, 4), f32(2, 4), proj_params()), ValueError,
+                             "expected h of shape (2, 2), got (2, 4)"),
+    "step_c_shape": (lambda: lstm_step_forward(f32(2, 3), f32(2, 4), f32(2, 2), cell_params(dr.LSTMCell)), ValueError,
+                     "expected c of shape (2, 4), got (2, 2)"),
+    "step_nonlinearity": (lambda: rnn_step_forward(f32(2, 3), f32(2, 4), cell_params(dr.RNNCell), "sigmoid"), ValueError,
+                          "expected nonlinearity to be one of 'tanh', 'relu', got 'sigmoid'"),
+    "step_backward_cache": (lambda: lstm_step_backward(f32(2, 4), f32(2, 4), (f32(2, 3),)), TypeError,
+                            "expected cache to be the LSTMStepCache returned by lstm_step_forward, got tuple"),
+    "step_backward_wrong_cache": (lambda: gru_step_backward(f32(2, 4), rnn_step_forward(f32(2, 3), f32(2, 4),
+                                                                                          cell_params(dr.RNNCell))[1]),
+                                  TypeError, "expected cache to be the GRUStepCache returned by gru_step_forward, "
+                                  "got RNNStepCache"),
+    "step_dh_shape": (lambda: rnn_step_backward(f32(4), rnn_step_forward(f32(2, 3), f32(2, 4), cell_params(dr.RNNCell))[1]),
+                      ValueError, "expected dh of shape (2, 4), got (4,)"),
+    "step_dh_dtype": (lambda: gru_step_backward(f64(2, 4), gru_step_forward(f32(2, 3), f32(2, 4), cell_params(dr.GRUCell))[1]),
+                      TypeError, "expected dh of dtype float32 (the forward step's dtype), got float64"),
+    "step_dc_shape": (lambda: lstm_step_backward(f32(2, 4), f32(2, 3),
+                                                 lstm_step_forward(f32(2, 3), f32(2, 4), f32(2, 4), cell_params(dr.LSTMCell))[2]),
+                      ValueError, "expected dc of shape (2, 4), got (2, 3)"),
 }
 
 

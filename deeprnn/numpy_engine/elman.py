@@ -13,9 +13,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..checks import check_choice
 from .ops import linear, tanh_grad
 from .fused import select
-from .weights import CellKernel, Weights, cell_grads, input_bias, linear_backward
+from .weights import (
+    CellKernel, Weights, cell_grads, check_step_cache,
+    check_step_grad, input_bias, linear_backward, step_weights,
+)
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -63,7 +67,8 @@ class RNNStepCache(NamedTuple):
 def rnn_step_forward(x, h, params: dict, nonlinearity: str = "tanh"):
     """One Elman step. x (B, I), h (B, H); params has torch.nn.RNNCell names.
     Returns (h_next (B, H), cache)."""
-    w = Weights.from_cell_params(params)
+    check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    w = step_weights(params, 1, x, h)
     gx = linear(x, w.w_ih, input_bias(w, fold_hh=True))  # (B, H)
     h_next = np.empty_like(h)  # (B, H)
     rnn_core_forward(gx, h, w, h_next, nonlinearity)
@@ -72,7 +77,10 @@ def rnn_step_forward(x, h, params: dict, nonlinearity: str = "tanh"):
 
 def rnn_step_backward(dh, cache):
     """Backprop rnn_step_forward. Returns (dx (B, I), dh_prev (B, H), dparams)."""
+    check_step_cache(cache, RNNStepCache, "rnn_step_forward")
     x, h_prev, h, w, nonlinearity = cache
+    check_step_grad("dh", dh, h_prev)
+    check_step_grad("h", h, h_prev)  # a cache edited with _replace(h=...) (the course adapters do)
     da, dh_prev = np.empty_like(h), np.empty_like(h_prev)  # (B, H)
     rnn_core_backward(dh, h, w, da, dh_prev, nonlinearity)
     dx, g = linear_backward(da, da, x, h_prev, w)

@@ -21,7 +21,10 @@ import numpy as np
 
 from .ops import linear, sigmoid, sigmoid_grad, tanh_grad
 from .fused import select
-from .weights import CellKernel, Weights, cell_grads, linear_backward
+from .weights import (
+    CellKernel, Weights, cell_grads, check_step_cache,
+    check_step_grad, linear_backward, step_weights,
+)
 
 
 def _split3(a: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -105,7 +108,7 @@ class GRUStepCache(NamedTuple):
 def gru_step_forward(x, h, params: dict):
     """One GRU step. x (B, I), h (B, H); params has torch.nn.GRUCell names.
     Returns (h_next (B, H), cache)."""
-    w = Weights.from_cell_params(params)
+    w = step_weights(params, 3, x, h)
     gates = linear(x, w.w_ih, w.b_ih)  # (B, G)
     gh = np.empty_like(gates)  # (B, G)
     h_next = np.empty_like(h)  # (B, H)
@@ -115,7 +118,9 @@ def gru_step_forward(x, h, params: dict):
 
 def gru_step_backward(dh, cache):
     """Backprop gru_step_forward. Returns (dx (B, I), dh_prev (B, H), dparams)."""
+    check_step_cache(cache, GRUStepCache, "gru_step_forward")
     x, h_prev, gates, gh, w = cache
+    check_step_grad("dh", dh, h_prev)
     dgx, dgh = np.empty_like(gates), np.empty_like(gates)  # (B, G)
     dh_prev = np.empty_like(h_prev)
     gru_core_backward(dh, h_prev, gates, gh, w, dgx, dgh, dh_prev, np.empty_like(h_prev))

@@ -23,7 +23,10 @@ import numpy as np
 
 from .ops import linear, sigmoid, sigmoid_grad, tanh_grad
 from .fused import select
-from .weights import CellKernel, Weights, cell_grads, input_bias, linear_backward
+from .weights import (
+    CellKernel, Weights, cell_grads, check_step_cache,
+    check_step_grad, input_bias, linear_backward, step_weights,
+)
 
 
 def _split4(a: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -117,7 +120,7 @@ def lstm_step_forward(x, h, c, params: dict):
     """One LSTM step. x (B, I), h (B, P), c (B, H); params has torch.nn.LSTMCell names
     (weight_ih, weight_hh, optional bias_ih, bias_hh, and weight_hr for a projection).
     Returns (h_next (B, P), c_next (B, H), cache)."""
-    w = Weights.from_cell_params(params)
+    w = step_weights(params, 4, x, h, c)
     gates = linear(x, w.w_ih, input_bias(w, fold_hh=True))  # (B, G)
     c_next, tanh_c = np.empty_like(c), np.empty_like(c)  # (B, H)
     h_next = np.empty_like(h)  # (B, P)
@@ -129,7 +132,10 @@ def lstm_step_forward(x, h, c, params: dict):
 def lstm_step_backward(dh, dc, cache):
     """Backprop lstm_step_forward. dh (B, P), dc (B, H).
     Returns (dx (B, I), dh_prev (B, P), dc_prev (B, H), dparams with the names of params)."""
+    check_step_cache(cache, LSTMStepCache, "lstm_step_forward")
     x, h_prev, c_prev, gates, tanh_c, m, w = cache
+    check_step_grad("dh", dh, h_prev)
+    check_step_grad("dc", dc, c_prev)
     da = np.empty_like(gates)  # (B, G)
     dh_prev, dc_prev = np.empty_like(h_prev), np.empty_like(c_prev)
     lstm_core_backward(dh, dc, c_prev, gates, tanh_c, w, da, dh_prev, dc_prev, np.empty_like(c_prev))

@@ -6,6 +6,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from ..checks import check_array, check_float_dtype, fmt_shape
+
 
 class Weights(NamedTuple):
     """One direction of one layer, in PyTorch's layout (G = 4H for LSTM, 3H for GRU, H for RNN)."""
@@ -26,6 +28,56 @@ class Weights(NamedTuple):
             params.get("bias_hh"),
             params.get("weight_hr"),
         )
+
+
+_CELL_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+
+
+def step_weights(params, mult: int, x, h, c=None) -> Weights:
+    """Check one step's inputs against a params dict with torch.nn.*Cell names; return its Weights.
+
+    ``mult`` is the gate multiple (4 LSTM, 3 GRU, 1 RNN): weight_ih (G, I), weight_hh (G, P), bias_ih and
+    bias_hh (G,) or both absent, weight_hr (P, H) for an LSTM projection (else P = H), x (B, I),
+    h (B, P), c (B, H), all of one float dtype. Errors name the expected and the actual value.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"expected params to be a dict of arrays, got {type(params).__name__}")
+    allowed = _CELL_KEYS if mult == 4 else _CELL_KEYS[:4]
+    if {"weight_ih", "weight_hh"} - set(params) or set(params) - set(allowed):
+        want = "weight_ih, weight_hh, optional bias_ih and bias_hh" + (", optional weight_hr" if mult == 4 else "")
+        raise ValueError(f"expected params with keys {want}, got {sorted(params)}")
+    if ("bias_ih" in params) != ("bias_hh" in params):
+        raise ValueError(f"expected both bias_ih and bias_hh or neither, got only {'bias_ih' if 'bias_ih' in params else 'bias_hh'}")
+    w_ih = params["weight_ih"]
+    if not isinstance(w_ih, np.ndarray):
+        raise TypeError(f"expected weight_ih to be a numpy.ndarray, got {type(w_ih).__name__}")
+    dtype = check_float_dtype("weight_ih's dtype", w_ih.dtype)
+    if w_ih.ndim != 2 or w_ih.shape[0] % mult:
+        raise ValueError(f"expected weight_ih of shape (G, I) with G = {mult}H, got {fmt_shape(w_ih.shape)}")
+    (G, I), H = w_ih.shape, w_ih.shape[0] // mult
+    P = "P" if "weight_hr" in params else H
+    src = "weight_ih's dtype"
+    check_array("weight_hh", params["weight_hh"], dtype, (G, P), dtype_source=src)
+    P = params["weight_hh"].shape[1]
+    for name, shape in (("bias_ih", (G,)), ("bias_hh", (G,)), ("weight_hr", (P, H))):
+        if name in params:
+            check_array(name, params[name], dtype, shape, dtype_source=src)
+    check_array("x", x, dtype, ("B", I), dtype_source=src)
+    check_array("h", h, dtype, (x.shape[0], P), dtype_source=src)
+    if c is not None:
+        check_array("c", c, dtype, (x.shape[0], H), dtype_source=src)
+    return Weights.from_cell_params(params)
+
+
+def check_step_grad(name: str, grad, like: np.ndarray) -> None:
+    """A step's upstream gradient must match the dtype and shape of what it is the gradient of."""
+    check_array(name, grad, like.dtype, like.shape, dtype_source="the forward step's dtype")
+
+
+def check_step_cache(cache, cache_type: type, producer: str) -> None:
+    if not isinstance(cache, cache_type):
+        raise TypeError(f"expected cache to be the {cache_type.__name__} returned by {producer}, "
+                        f"got {type(cache).__name__}")
 
 
 def input_bias(w: Weights, fold_hh: bool) -> np.ndarray | None:
