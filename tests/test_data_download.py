@@ -31,6 +31,15 @@ def test_fetch_downloads_verifies_caches_and_then_stays_offline(mirror, cache, s
     assert first.text.startswith("The Time Machine, by H. G. Wells [1898]")
 
 
+def test_a_download_is_reported_once_on_stderr(mirror, cache, capsys):
+    path = fetch("timemachine")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "timemachine.txt" in err and str(path) in err
+    assert "178,979 bytes, SHA-1 verified" in err
+    fetch("timemachine")  # cached: silent
+    assert capsys.readouterr().err == ""
+
+
 def test_tinyshakespeare_is_cached_under_its_own_name(mirror, cache):
     path = fetch("tinyshakespeare")
     assert path == cache / "tinyshakespeare.txt"

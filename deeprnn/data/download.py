@@ -136,4 +136,7 @@ def fetch(name: str, *, timeout: float = 60.0) -> Path:
     except OSError as e:
         raise DownloadError(f"{remote.filename}: cannot write to the cache folder {folder}: "
                             f"{e.strerror or e} (set DEEPRNN_DATA to another folder)") from e
+    # Like torchvision's downloads: one line on stderr, so a user sees where the file came from and went.
+    print(f"[data] downloaded {url} -> {target} ({target.stat().st_size:,} bytes, "
+          f"{remote.algorithm_label} verified)", file=sys.stderr, flush=True)
     return target
