@@ -64,6 +64,20 @@ def test_train_report(tmp_path, capsys):
     assert "max_steps=12 reached" in out
 
 
+def test_train_shows_every_validation_as_it_happens(tmp_path, capsys):
+    """A user watches it learn: one stderr line per evaluation, with the numbers metrics.jsonl records."""
+    corpus = write_corpus(tmp_path, 900)
+    code, out, err = cli(capsys, "train", *TINY_FLAGS, "--corpus", corpus, "--out", tmp_path / "run")
+    assert code == 0, err
+    shown = [line for line in err.splitlines() if line.startswith("[eval]")]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [6, 12] and len(shown) == 2
+    for line, r in zip(shown, rows):
+        assert line.startswith(f"[eval] step {r['step']}: validation perplexity {r['val_ppl']:.3f} "
+                               f"({r['val_bpc']:.3f} bits/char), training {r['train_ppl']:.3f}")
+    assert shown[0].endswith("| best so far")
+
+
 def test_eval_prints_perplexity_bits_and_the_uniform_baseline(run, capsys):
     code, out, err = cli(capsys, "eval", run)
     assert code == 0, err

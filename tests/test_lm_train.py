@@ -160,7 +160,7 @@ def test_resume_at_max_steps_does_nothing(corpus, tmp_path):
 
 
 def test_weight_average_follows_its_formula():
-    from deeprnn.lm.train import WeightAverage
+    from deeprnn.lm.average import WeightAverage
 
     rng = np.random.default_rng(0)
     thetas = [{"w": rng.standard_normal((3, 2))} for _ in range(40)]

@@ -18,9 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from . import checkpoint as ck
+from .average import WeightAverage
 from .config import RunConfig
 from .data import LMData, prepare_data
 from .engine import LMEngine, make_engine
@@ -56,7 +55,7 @@ class Trainer:
                  progress_bar: bool = True, log=None):
         self.cfg, self.run = cfg, Path(run_dir)
         self.progress_bar = progress_bar
-        self._log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self._log = log or _stderr
         self._stop = False
         if resume:
             self._open_existing()
@@ -230,6 +229,9 @@ class Trainer:
             ck.save_tensors(self.run / "best" / ck.MODEL, best_weights, ck.MODEL_FORMAT,
                             {"step": self.prog.step, "val_loss": val.loss})
         self._metric(row)
+        self.log(f"[eval] step {self.prog.step}: validation perplexity {val.perplexity:.3f} ({val.bits:.3f} "
+                 f"bits/{self.cfg.data.tokens}), training {self._last_train.perplexity:.3f}"
+                 + (" | best so far" if self.prog.bad_evals == 0 else ""))
         self._last_val = val
         self.save()
         if self.is_main and time.perf_counter() - self._last_plot >= PLOT_EVERY:
@@ -283,34 +285,6 @@ class Trainer:
         self._stop = True
 
 
-class WeightAverage:
-    """An exponential moving average of the parameters (Polyak averaging), updated after every
-    optimizer step: avg ← d·avg + (1 − d)·θ with d = min(decay, (1 + n) / (10 + n)) after n updates,
-    so early averages are not dominated by the initial weights."""
-
-    def __init__(self, params: dict, decay: float):
-        self.params = {k: v.astype(np.float64) for k, v in params.items()}
-        self.decay, self.n = decay, 0
-
-    def update(self, params: dict) -> None:
-        d = min(self.decay, (1 + self.n) / (10 + self.n))
-        for k, v in params.items():
-            a = self.params[k]
-            a *= d
-            a += (1 - d) * v
-        self.n += 1
-
-    def load(self, saved: dict, updates: int) -> None:
-        if sorted(saved) != sorted(self.params):
-            raise ck.CheckpointError("expected the weight average of every parameter in the checkpoint, got "
-                                     f"{len(saved)} of {len(self.params)} (was train.ema changed?)")
-        self.params = {k: np.asarray(v, np.float64) for k, v in saved.items()}
-        self.n = updates
-
-    def __repr__(self) -> str:
-        return f"WeightAverage(decay={self.decay}, updates={self.n})"
-
-
 class _Window:
     """Running mean of the training loss between evaluations."""
 
@@ -350,6 +324,16 @@ def _plot(run: Path) -> None:
     except ImportError:  # matplotlib not installed: metrics.jsonl still has everything
         return
     plot_curves(run / "metrics.jsonl", run / "curves.png")
+
+
+def _stderr(msg: str) -> None:
+    """Print a log line on stderr, above the progress bar when one is showing."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        print(msg, file=sys.stderr, flush=True)
+    else:
+        tqdm.write(msg, file=sys.stderr)
 
 
 def _progress_bar(enabled: bool, total: int, initial: int):
