@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import deeprnn as dr
+from deeprnn.numpy_engine import fused
 from deeprnn.numpy_engine import (
     gru_step_backward,
     gru_step_forward,
@@ -204,6 +205,7 @@ CASES = {
                       ValueError, "expected dc of shape (2, 4), got (2, 5)"),
     "cell_dh_list": (lambda: after_forward(dr.LSTMCell(3, 4), f32(2, 3)).backward([0.0]), TypeError,
                      "expected dh to be a numpy.ndarray, got list"),
+    "fused_set_enabled_str": (lambda: fused.set_enabled("no"), TypeError, "expected flag to be a bool, got str 'no'"),
     # ---- pure step functions
     "step_params_list": (lambda: rnn_step_forward(f32(2, 3), f32(2, 4), [f32(4, 3)]), TypeError,
                          "expected params to be a dict of arrays, got list"),

@@ -19,6 +19,8 @@ import os
 
 import numpy as np
 
+from ..checks import check_bool
+
 _enabled = os.environ.get("DEEPRNN_FUSED", "1") != "0"
 _twins: dict | None = None  # numpy function name -> compiled twin; built on first use
 
@@ -26,7 +28,7 @@ _twins: dict | None = None  # numpy function name -> compiled twin; built on fir
 def set_enabled(flag: bool) -> None:
     """Use (True) or bypass (False) the numba kernels for float32."""
     global _enabled
-    _enabled = bool(flag)
+    _enabled = check_bool("flag", flag)
 
 
 def available() -> bool:
