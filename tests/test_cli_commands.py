@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -152,3 +153,16 @@ def test_every_config_field_has_a_flag(capsys):
     for section in (RunConfig().model, RunConfig().data, RunConfig().train):
         for name in vars(section):
             assert f"--{name.replace('_', '-')}" in out, name
+
+
+def test_train_help_describes_every_setting_with_its_config_comment(capsys):
+    """--help shows each field's comment from lm/config.py (the one description of a setting)."""
+    from deeprnn.lm.config import SECTIONS, field_comments
+
+    out = " ".join(cli(capsys, "train", "--help")[1].split())  # undo argparse's line wrapping
+    for cls in SECTIONS.values():
+        comments = field_comments(cls)
+        assert set(comments) == {f.name for f in dataclasses.fields(cls)}, cls.__name__
+        for name, about in comments.items():
+            assert len(about) > 3 and " ".join(about.split()) in out, name
+    assert "T: BPTT length of one batch (default 64)" in out

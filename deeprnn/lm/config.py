@@ -8,7 +8,9 @@ errors (a typo in a config file should not be silently ignored).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import re
 from dataclasses import dataclass, field, fields
 
 FORMAT = "deeprnn-run/1"  # tag written into config.json
@@ -16,10 +18,10 @@ FORMAT = "deeprnn-run/1"  # tag written into config.json
 
 @dataclass
 class ModelConfig:
-    cell: str = "lstm"  # "rnn" | "gru" | "lstm"
-    nonlinearity: str = "tanh"  # RNN only: "tanh" | "relu"
+    cell: str = "lstm"  # recurrent cell: "rnn" (Elman) | "gru" | "lstm"
+    nonlinearity: str = "tanh"  # Elman RNN only: "tanh" | "relu"
     num_layers: int = 2  # L: stacked recurrent layers
-    hidden_size: int = 256  # H
+    hidden_size: int = 256  # H: hidden units per layer
     embedding_dim: int = 64  # E: 0 feeds one-hot vectors (V wide), as the d2l book does
     input_dropout: float = 0.0  # on the embedding (or one-hot) output, before the first layer
     dropout: float = 0.0  # between recurrent layers (torch.nn.LSTM's dropout)
@@ -31,7 +33,7 @@ class ModelConfig:
 class DataConfig:
     corpus: list = field(default_factory=lambda: ["builtin"])  # names (builtin, timemachine, tinyshakespeare) or paths/globs
     preprocess: str = "raw"  # "raw": every character | "d2l": non-letters -> one space, lower-case
-    tokens: str = "char"  # "char" | "word"
+    tokens: str = "char"  # model characters ("char") or words ("word")
     min_freq: int = 0  # rarer tokens map to <unk>
     splits: list = field(default_factory=lambda: [0.9, 0.05, 0.05])  # train / val / test fractions, contiguous
     protocol: str = "split"  # "split": the fractions above | "d2l": the book's TimeMachine windows
@@ -41,19 +43,19 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    engine: str = "numpy"  # "numpy" | "torch"
+    engine: str = "numpy"  # "numpy" (hand-written BPTT) | "torch" (fused kernels, GPUs, DDP)
     device: str = "cpu"  # torch engine: "cpu" | "cuda" | "auto"
     distributed: bool = False  # torch engine under torchrun: one process per slot, DDP
-    dtype: str = "float32"  # "float32" | "float64"
+    dtype: str = "float32"  # parameters and activations: "float32" | "float64"
     seed: int = 0  # initialisation, batch order and dropout
-    batch_size: int = 32  # B
+    batch_size: int = 32  # B: text streams (or windows) per batch
     num_steps: int = 64  # T: BPTT length of one batch
     batching: str = "sequential"  # "sequential" (state carried) | "random" | "shuffled" | "d2l"
     optimizer: str = "adamw"  # "sgd" | "adam" | "adamw"
     lr: float = 2e-3  # peak learning rate
-    momentum: float = 0.0  # SGD
-    betas: list = field(default_factory=lambda: [0.9, 0.999])  # Adam/AdamW
-    eps: float = 1e-8  # Adam/AdamW
+    momentum: float = 0.0  # SGD momentum
+    betas: list = field(default_factory=lambda: [0.9, 0.999])  # Adam/AdamW moment decays
+    eps: float = 1e-8  # Adam/AdamW denominator term
     weight_decay: float = 0.0  # L2 for SGD/Adam, decoupled for AdamW
     clip: str = "norm"  # "norm" (global L2 norm) | "value" | "none"
     clip_value: float = 1.0  # the max norm, or the max |g| for "value"
@@ -63,7 +65,7 @@ class TrainConfig:
     step_size: int = 1000  # step decay: steps between decays
     gamma: float = 0.5  # step decay: factor
     max_steps: int = 2000  # training stops here (the cosine schedule ends here)
-    time_budget: float = 0.0  # seconds; 0 = none. Stops early, the schedule is not rescaled
+    time_budget: float = 0.0  # seconds of this invocation (a resume starts afresh); 0 = none. The schedule is not rescaled
     ema: float = 0.0  # evaluate and keep an exponential moving average of the weights with this decay; 0 = off
     eval_every: int = 200  # steps between validation runs (and checkpoints)
     patience: int = 0  # early stopping after this many evaluations without improvement; 0 = off
@@ -108,6 +110,18 @@ CHOICES = {
     "clip": ("norm", "value", "none"),
     "schedule": ("constant", "step", "cosine"),
 }
+
+
+def field_comments(cls) -> dict[str, str]:
+    """Each field's trailing comment in the class source, e.g. {"num_steps": "T: BPTT length of one
+    batch"}: the one description of a setting, shown by ``deeprnn train --help``. Empty when the
+    source is unavailable."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    found = (re.match(r"\s+(\w+):[^#]*#\s*(.+)$", line) for line in source.splitlines())
+    return {m.group(1): m.group(2).strip() for m in found if m}
 
 
 def merge(cfg: RunConfig, updates: dict, source: str) -> RunConfig:

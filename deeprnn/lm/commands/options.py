@@ -10,7 +10,7 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
-from ..config import CHOICES, SECTIONS, RunConfig, merge
+from ..config import CHOICES, SECTIONS, RunConfig, field_comments, merge
 from ..presets import PRESETS
 
 ALIASES = {"num_layers": ["--layers"], "hidden_size": ["--hidden"], "embedding_dim": ["--embedding"]}
@@ -20,7 +20,9 @@ LIST_ITEMS = {"corpus": (str, "+"), "splits": (float, 3), "betas": (float, 2)}
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     for section, cls in SECTIONS.items():
         group = parser.add_argument_group(f"{section} settings (override preset and --config)")
+        comments = field_comments(cls)
         for f in fields(cls):
+            about = comments.get(f.name, "").replace("%", "%%")
             flags = [f"--{f.name.replace('_', '-')}"] + ALIASES.get(f.name, [])
             default = getattr(cls(), f.name)
             kw: dict = {"dest": f"cfg__{section}__{f.name}", "default": None}
@@ -28,13 +30,14 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                 kw["type"], kw["nargs"] = LIST_ITEMS[f.name]
             elif isinstance(default, bool):
                 kw.update(action="store_const", const=True)
-                group.add_argument(*flags, **kw, help="(default off)")
+                group.add_argument(*flags, **kw, help=f"{about} (default off)".lstrip())
                 continue
             else:
                 kw["type"] = type(default)
             if f.name in CHOICES:
                 kw["choices"] = CHOICES[f.name]
-            kw["help"] = f"(default {default!r})" if not isinstance(default, list) else f"(default {' '.join(map(str, default))})"
+            shown = " ".join(map(str, default)) if isinstance(default, list) else repr(default)
+            kw["help"] = f"{about} (default {shown})".lstrip()
             kw["metavar"] = f.name.upper() if "choices" not in kw else None
             group.add_argument(*flags, **kw)
 
