@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args, extra = build_parser().parse_known_args(argv)
+        if extra:  # name the subcommand, as its other errors do
+            raise UserError(f"deeprnn {args.command}: unrecognized arguments: {' '.join(extra)}")
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
         print("deeprnn: interrupted", file=sys.stderr)

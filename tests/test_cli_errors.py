@@ -26,7 +26,7 @@ def files(tmp_path_factory):
 CASES = {  # name -> (argv with {run}, {corpus}, {root} placeholders, fragments of the message)
     "no_command": ([], ["required"]),
     "unknown_command": (["fly"], ["invalid choice", "'fly'"]),
-    "unknown_flag": (["train", "--frobnicate"], ["unrecognized arguments: --frobnicate"]),
+    "unknown_flag": (["train", "--frobnicate"], ["deeprnn train: unrecognized arguments: --frobnicate"]),
     "unknown_choice": (["train", "--cell", "transformer"], ["--cell", "invalid choice", "'transformer'"]),
     "unknown_preset": (["train", "--preset", "gpt"], ["--preset", "invalid choice"]),
     "not_an_int": (["train", "--hidden", "many"], ["--hidden", "invalid int value"]),
