@@ -78,18 +78,19 @@ def rel_err(a, n) -> float:
 
 
 def numerical_grad(loss, arr: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of the scalar ``loss()`` with respect to ``arr``, perturbed in place."""
-    assert arr.dtype == np.float64 and arr.flags.c_contiguous
-    flat, grad = arr.reshape(-1), np.zeros(arr.size)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
+    """Central differences of the scalar ``loss()`` with respect to ``arr``, perturbed in place (any
+    memory layout, float64 only)."""
+    assert arr.dtype == np.float64, arr.dtype
+    grad = np.zeros(arr.shape)
+    for i in np.ndindex(arr.shape):
+        old = arr[i]
+        arr[i] = old + eps
         up = loss()
-        flat[i] = old - eps
+        arr[i] = old - eps
         down = loss()
-        flat[i] = old
+        arr[i] = old
         grad[i] = (up - down) / (2 * eps)
-    return grad.reshape(arr.shape)
+    return grad
 
 
 def assert_fd_close(loss, tensors: dict, analytic: dict, tol: float = 1e-6) -> None:

@@ -112,6 +112,18 @@ class Killed(BaseException):
     """Stands for a SIGKILL: not an Exception, so nothing on the way catches it."""
 
 
+def stop_at(trainer: Trainer, k: int) -> None:
+    """Ask ``trainer`` to stop once optimizer step k has been taken (as a first Ctrl-C would)."""
+    step = trainer.engine.optimizer_step
+
+    def optimizer_step(lr):
+        step(lr)
+        if trainer.prog.step == k:
+            trainer.request_stop()
+
+    trainer.engine.optimizer_step = optimizer_step
+
+
 def kill_after_moves(monkeypatch, moves: int) -> None:
     """Make save_checkpoint die after ``moves`` of its final os.replace calls (the .new -> final moves)."""
     import os

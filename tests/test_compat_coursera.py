@@ -3,24 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from conftest import numerical_grad
 
 from deeprnn.compat import coursera as cs
 
 rng = np.random.default_rng(1)
 GATES = ("f", "i", "c", "o")
-
-
-def numgrad(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        up = f()
-        x[i] = old - eps
-        down = f()
-        x[i] = old
-        g[i] = (up - down) / (2 * eps)
-    return g
 
 
 def rnn_params(n_x, n_a, n_y):
@@ -87,7 +75,7 @@ def test_rnn_cell_backward_matches_finite_differences():
     loss = lambda: float(np.sum(cs.rnn_cell_forward(xt, a_prev, p)[0] * R))  # noqa: E731
     g = cs.rnn_cell_backward(R, cs.rnn_cell_forward(xt, a_prev, p)[2])
     for key, arr in (("dxt", xt), ("da_prev", a_prev), ("dWax", p["Wax"]), ("dWaa", p["Waa"]), ("dba", p["ba"])):
-        np.testing.assert_allclose(g[key], numgrad(loss, arr), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(g[key], numerical_grad(loss, arr), rtol=1e-6, atol=1e-8)
 
 
 def test_rnn_forward_and_backward_with_da_at_every_step_match_torch():
@@ -117,7 +105,7 @@ def test_rnn_backward_matches_finite_differences():
     loss = lambda: float(np.sum(cs.rnn_forward(x, a0, p)[0] * R))  # noqa: E731
     g = cs.rnn_backward(R, cs.rnn_forward(x, a0, p)[2])
     for key, arr in (("dx", x), ("da0", a0), ("dWaa", p["Waa"]), ("dba", p["ba"])):
-        np.testing.assert_allclose(g[key], numgrad(loss, arr), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(g[key], numerical_grad(loss, arr), rtol=1e-6, atol=1e-8)
 
 
 def test_lstm_cell_forward_matches_torch_lstm_cell():
@@ -182,7 +170,7 @@ def test_lstm_backward_matches_finite_differences():
     loss = lambda: float(np.sum(cs.lstm_forward(x, a0, p)[0] * R))  # noqa: E731
     g = cs.lstm_backward(R, cs.lstm_forward(x, a0, p)[3])
     for key, arr in (("dx", x), ("da0", a0), ("dWf", p["Wf"]), ("dbc", p["bc"]), ("dWo", p["Wo"])):
-        np.testing.assert_allclose(g[key], numgrad(loss, arr), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(g[key], numerical_grad(loss, arr), rtol=1e-6, atol=1e-8)
 
 
 def test_the_engine_does_the_maths(monkeypatch):

@@ -3,24 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from conftest import numerical_grad
 
 from deeprnn.compat import mytorch
 
 rng = np.random.default_rng(0)
-
-
-def numgrad(f, x, eps=1e-6):
-    """Central differences of the scalar f() with respect to the array x (perturbed in place)."""
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        up = f()
-        x[i] = old - eps
-        down = f()
-        x[i] = old
-        g[i] = (up - down) / (2 * eps)
-    return g
 
 
 def make_cell(I, H, bias_shape="flat"):
@@ -75,10 +62,10 @@ def test_cell_backward_matches_finite_differences():
     x, h, R = rng.standard_normal((B, I)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
     loss = lambda: float(np.sum(cell.forward(x, h) * R))  # noqa: E731
     dx, dh = cell.backward(R, cell.forward(x, h), x, h)
-    np.testing.assert_allclose(dx, numgrad(loss, x), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(dh, numgrad(loss, h), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dx, numerical_grad(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dh, numerical_grad(loss, h), rtol=1e-6, atol=1e-8)
     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-        np.testing.assert_allclose(getattr(cell, f"grad_{name}"), numgrad(loss, getattr(cell, name)), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(getattr(cell, f"grad_{name}"), numerical_grad(loss, getattr(cell, name)), rtol=1e-6, atol=1e-8)
 
 
 def test_grads_start_at_zero_and_accumulate_over_calls():
@@ -173,10 +160,10 @@ def test_rnn_backward_matches_finite_differences():
     rnn.forward(x, h0)
     dx, dh0 = rnn.backward(R)
     grads = [c.grad_weight_hh.copy() for c in rnn.layers]
-    np.testing.assert_allclose(dx, numgrad(loss, x), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(dh0, numgrad(loss, h0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dx, numerical_grad(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dh0, numerical_grad(loss, h0), rtol=1e-6, atol=1e-8)
     for cell, g in zip(rnn.layers, grads):
-        np.testing.assert_allclose(g, numgrad(loss, cell.weight_hh), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(g, numerical_grad(loss, cell.weight_hh), rtol=1e-6, atol=1e-8)
 
 
 def test_the_engine_does_the_maths(monkeypatch):

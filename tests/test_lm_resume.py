@@ -17,8 +17,8 @@ import pytest
 from deeprnn.lm import checkpoint as ck
 from deeprnn.lm.runs import open_run
 from lm_helpers import (
-    TINY_FLAGS, Killed, assert_same_weights, cli, kill_after_moves, metrics, no_plots, run_trainer, tiny_config,
-    weights, write_corpus,
+    TINY_FLAGS, Killed, assert_same_weights, cli, kill_after_moves, metrics, no_plots, run_trainer, stop_at,
+    tiny_config, weights, write_corpus,
 )
 from deeprnn.lm.train import Trainer
 
@@ -56,24 +56,12 @@ def straight(corpus, tmp_path_factory):
     return out
 
 
-def _stop_at(trainer: Trainer, k: int) -> None:
-    """Ask the trainer to stop once optimizer step k has been taken (as a first Ctrl-C would)."""
-    step = trainer.engine.optimizer_step
-
-    def optimizer_step(lr):
-        step(lr)
-        if trainer.prog.step == k:
-            trainer.request_stop()
-
-    trainer.engine.optimizer_step = optimizer_step
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("k", [10, 15])  # 7 divides neither; 15 is past the first epoch
 def test_resume_equals_uninterrupted(corpus, straight, tmp_path, capsys, case, k):
     run = tmp_path / "run"
     trainer = Trainer(_cfg(corpus, case), run, progress_bar=False, log=lambda m: None)
-    _stop_at(trainer, k)
+    stop_at(trainer, k)
     summary = trainer.fit()
     assert summary["steps"] == k and summary["stop_reason"] == "interrupted"
     assert ck.load_checkpoint(run).state["progress"]["step"] == k

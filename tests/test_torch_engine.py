@@ -32,10 +32,10 @@ from deeprnn.lm.train import Trainer
 from deeprnn.numpy_engine.lm import NumpyLM
 from deeprnn.torch_engine import INSTALL_HINT
 from lm_helpers import (
-    TINY_FLAGS, assert_one_line_error, assert_same_weights, cli, metrics, no_plots, run_trainer, tiny_config,
-    weights, write_corpus,
+    TINY_FLAGS, assert_one_line_error, assert_same_weights, cli, metrics, no_plots, run_trainer, stop_at,
+    tiny_config, weights, write_corpus,
 )
-from torch_helpers import max_rel_diff, needs_cuda, needs_torch, no_cuda, stop_at, torch, torch_one_thread
+from torch_helpers import max_rel_diff, needs_cuda, needs_torch, no_cuda, torch, torch_one_thread
 
 pytestmark = pytest.mark.usefixtures("no_plots", "torch_one_thread")
 assert no_plots and torch_one_thread  # fixtures, imported for pytestmark

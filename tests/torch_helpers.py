@@ -31,18 +31,6 @@ def timeout(seconds: int):
     return pytest.mark.timeout(seconds)
 
 
-def stop_at(trainer, k: int) -> None:
-    """Ask ``trainer`` to stop once optimizer step k has been taken (as a first Ctrl-C would)."""
-    step = trainer.engine.optimizer_step
-
-    def optimizer_step(lr):
-        step(lr)
-        if trainer.prog.step == k:
-            trainer.request_stop()
-
-    trainer.engine.optimizer_step = optimizer_step
-
-
 def max_rel_diff(a: dict, b: dict) -> float:
     """max over keys of max|a - b| / max|b|: the worst difference relative to each tensor's scale."""
     assert sorted(a) == sorted(b), (sorted(a), sorted(b))
