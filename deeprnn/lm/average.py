@@ -27,7 +27,7 @@ class WeightAverage:
     def load(self, saved: dict, updates: int) -> None:
         if sorted(saved) != sorted(self.params):
             raise CheckpointError("expected the weight average of every parameter in the checkpoint, got "
-                                     f"{len(saved)} of {len(self.params)} (was train.ema changed?)")
+                                  f"{len(saved)} of {len(self.params)} (was train.ema changed?)")
         self.params = {k: np.asarray(v, np.float64) for k, v in saved.items()}
         self.n = updates
 

@@ -65,7 +65,7 @@ class TrainConfig:
     step_size: int = 1000  # step decay: steps between decays
     gamma: float = 0.5  # step decay: factor
     max_steps: int = 2000  # training stops here (the cosine schedule ends here)
-    time_budget: float = 0.0  # seconds of this invocation (a resume starts afresh); 0 = none. The schedule is not rescaled
+    time_budget: float = 0.0  # seconds per invocation (a resume starts afresh), 0 = none; schedule not rescaled
     ema: float = 0.0  # evaluate and keep an exponential moving average of the weights with this decay; 0 = off
     eval_every: int = 200  # steps between validation runs (and checkpoints)
     patience: int = 0  # early stopping after this many evaluations without improvement; 0 = off

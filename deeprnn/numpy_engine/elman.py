@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..checks import check_choice
+from ..layout import GATE_MULT
 from .ops import linear, tanh_grad
 from .fused import select
 from .weights import (
@@ -68,7 +69,7 @@ def rnn_step_forward(x, h, params: dict, nonlinearity: str = "tanh"):
     """One Elman step. x (B, I), h (B, H); params has torch.nn.RNNCell names.
     Returns (h_next (B, H), cache)."""
     check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
-    w = step_weights(params, 1, x, h)
+    w = step_weights(params, GATE_MULT["RNN_TANH"], x, h)
     gx = linear(x, w.w_ih, input_bias(w, fold_hh=True))  # (B, H)
     h_next = np.empty_like(h)  # (B, H)
     rnn_core_forward(gx, h, w, h_next, nonlinearity)

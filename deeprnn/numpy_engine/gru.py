@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..layout import GATE_MULT
 from .ops import linear, sigmoid, sigmoid_grad, tanh_grad
 from .fused import select
 from .weights import (
@@ -108,7 +109,7 @@ class GRUStepCache(NamedTuple):
 def gru_step_forward(x, h, params: dict):
     """One GRU step. x (B, I), h (B, H); params has torch.nn.GRUCell names.
     Returns (h_next (B, H), cache)."""
-    w = step_weights(params, 3, x, h)
+    w = step_weights(params, GATE_MULT["GRU"], x, h)
     gates = linear(x, w.w_ih, w.b_ih)  # (B, G)
     gh = np.empty_like(gates)  # (B, G)
     h_next = np.empty_like(h)  # (B, H)

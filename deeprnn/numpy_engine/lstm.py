@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..layout import GATE_MULT
 from .ops import linear, sigmoid, sigmoid_grad, tanh_grad
 from .fused import select
 from .weights import (
@@ -120,7 +121,7 @@ def lstm_step_forward(x, h, c, params: dict):
     """One LSTM step. x (B, I), h (B, P), c (B, H); params has torch.nn.LSTMCell names
     (weight_ih, weight_hh, optional bias_ih, bias_hh, and weight_hr for a projection).
     Returns (h_next (B, P), c_next (B, H), cache)."""
-    w = step_weights(params, 4, x, h, c)
+    w = step_weights(params, GATE_MULT["LSTM"], x, h, c)
     gates = linear(x, w.w_ih, input_bias(w, fold_hh=True))  # (B, G)
     c_next, tanh_c = np.empty_like(c), np.empty_like(c)  # (B, H)
     h_next = np.empty_like(h)  # (B, P)

@@ -7,6 +7,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from ..checks import check_array, check_float_dtype, fmt_shape
+from ..layout import GATE_MULT
 
 
 class Weights(NamedTuple):
@@ -36,18 +37,20 @@ _CELL_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 def step_weights(params, mult: int, x, h, c=None) -> Weights:
     """Check one step's inputs against a params dict with torch.nn.*Cell names; return its Weights.
 
-    ``mult`` is the gate multiple (4 LSTM, 3 GRU, 1 RNN): weight_ih (G, I), weight_hh (G, P), bias_ih and
-    bias_hh (G,) or both absent, weight_hr (P, H) for an LSTM projection (else P = H), x (B, I),
-    h (B, P), c (B, H), all of one float dtype. Errors name the expected and the actual value.
+    ``mult`` is the cell's GATE_MULT (G / H): weight_ih (G, I), weight_hh (G, P), bias_ih and bias_hh
+    (G,) or both absent, weight_hr (P, H) for an LSTM projection (else P = H), x (B, I), h (B, P),
+    c (B, H), all of one float dtype. Errors name the expected and the actual value.
     """
     if not isinstance(params, dict):
         raise TypeError(f"expected params to be a dict of arrays, got {type(params).__name__}")
-    allowed = _CELL_KEYS if mult == 4 else _CELL_KEYS[:4]
+    proj_ok = mult == GATE_MULT["LSTM"]
+    allowed = _CELL_KEYS if proj_ok else _CELL_KEYS[:4]
     if {"weight_ih", "weight_hh"} - set(params) or set(params) - set(allowed):
-        want = "weight_ih, weight_hh, optional bias_ih and bias_hh" + (", optional weight_hr" if mult == 4 else "")
+        want = "weight_ih, weight_hh, optional bias_ih and bias_hh" + (", optional weight_hr" if proj_ok else "")
         raise ValueError(f"expected params with keys {want}, got {sorted(params)}")
     if ("bias_ih" in params) != ("bias_hh" in params):
-        raise ValueError(f"expected both bias_ih and bias_hh or neither, got only {'bias_ih' if 'bias_ih' in params else 'bias_hh'}")
+        only = "bias_ih" if "bias_ih" in params else "bias_hh"
+        raise ValueError(f"expected both bias_ih and bias_hh or neither, got only {only}")
     w_ih = params["weight_ih"]
     if not isinstance(w_ih, np.ndarray):
         raise TypeError(f"expected weight_ih to be a numpy.ndarray, got {type(w_ih).__name__}")
@@ -55,17 +58,19 @@ def step_weights(params, mult: int, x, h, c=None) -> Weights:
     if w_ih.ndim != 2 or w_ih.shape[0] % mult:
         raise ValueError(f"expected weight_ih of shape (G, I) with G = {mult}H, got {fmt_shape(w_ih.shape)}")
     (G, I), H = w_ih.shape, w_ih.shape[0] // mult
-    P = "P" if "weight_hr" in params else H
-    src = "weight_ih's dtype"
-    check_array("weight_hh", params["weight_hh"], dtype, (G, P), dtype_source=src)
+
+    def check(name, a, shape):
+        check_array(name, a, dtype, shape, dtype_source="weight_ih's dtype")
+
+    check("weight_hh", params["weight_hh"], (G, "P" if "weight_hr" in params else H))
     P = params["weight_hh"].shape[1]
     for name, shape in (("bias_ih", (G,)), ("bias_hh", (G,)), ("weight_hr", (P, H))):
         if name in params:
-            check_array(name, params[name], dtype, shape, dtype_source=src)
-    check_array("x", x, dtype, ("B", I), dtype_source=src)
-    check_array("h", h, dtype, (x.shape[0], P), dtype_source=src)
+            check(name, params[name], shape)
+    check("x", x, ("B", I))
+    check("h", h, (x.shape[0], P))
     if c is not None:
-        check_array("c", c, dtype, (x.shape[0], H), dtype_source=src)
+        check("c", c, (x.shape[0], H))
     return Weights.from_cell_params(params)
 
 
