@@ -11,3 +11,7 @@ from __future__ import annotations
 
 class DeeprnnError(ValueError):
     """An error caused by the user's input or environment, reported as one line."""
+
+
+class ConfigError(DeeprnnError):
+    """A setting, flag or argument that makes no sense (names the expected and the actual value)."""
