@@ -6,7 +6,15 @@ Layout (each backward pass sits right under its forward pass):
   the pure step functions ``*_step_forward`` / ``*_step_backward`` built on them);
 * ``recurrence.py``: the time loop of one direction of one layer;
 * ``stack.py``: layers, directions, dropout and variable lengths (``RNN``, ``GRU``, ``LSTM``);
-* ``cells.py``: single-step cells (``RNNCell``, ``GRUCell``, ``LSTMCell``).
+* ``cells.py``: single-step cells (``RNNCell``, ``GRUCell``, ``LSTMCell``);
+* ``weights.py``: one layer's weights, argument checks, the ``CellKernel`` interface of the time loop;
+* ``fused.py``, ``_fused_kernels.py``: optional compiled float32 twins of the pointwise functions.
+
+Each cell module's docstring holds its forward and backward equations, one line per gradient, in
+the symbols of its code. Which code runs: float64 always runs the NumPy functions; float32 with numba
+installed (``deeprnn[fast]``) runs the fused twins in ``_fused_kernels.py``, which compute the same
+equations one element at a time. Set ``DEEPRNN_FUSED=0`` (or ``fused.set_enabled(False)``) to run the
+NumPy reference for float32 too, e.g. to step through it in a debugger.
 """
 
 from .cells import GRUCell, LSTMCell, RNNCell

@@ -1,5 +1,8 @@
 """numba kernels behind fused.py (imported only when numba is installed).
 
+Each kernel is the twin of a NumPy pointwise function in elman.py, gru.py or lstm.py and computes the
+forward and backward lines of that module's docstring, one element at a time, in the same symbols.
+
 Each loop runs over rows b and, inside, over one unit j of every gate at once, reading and writing
 (H,)-long row slices: one pass over memory per step instead of one pass per NumPy ufunc call.
 Written this way (slices, a single inner loop, error_model="numpy", fastmath), LLVM vectorises the
@@ -70,12 +73,12 @@ def lstm_pointwise_backward(dm, dc, c_prev, gates, tanh_c, da, dc_prev):
         dmb, dcb, cp, tb, dcp = dm[b], dc[b], c_prev[b], tanh_c[b], dc_prev[b]
         for j in range(H):
             i, f, g, o, tc, dmj = gi[j], gf[j], gg[j], go[j], tb[j], dmb[j]
-            dct = dcb[j] + dmj * o * (_F(1) - tc * tc)
-            do[j] = dmj * tc * o * (_F(1) - o)
-            di[j] = dct * g * i * (_F(1) - i)
-            df[j] = dct * cp[j] * f * (_F(1) - f)
-            dg[j] = dct * i * (_F(1) - g * g)
-            dcp[j] = dct * f
+            dct = dcb[j] + dmj * o * (_F(1) - tc * tc)  # dc_t, total
+            do[j] = dmj * tc * o * (_F(1) - o)  # da_o
+            di[j] = dct * g * i * (_F(1) - i)  # da_i
+            df[j] = dct * cp[j] * f * (_F(1) - f)  # da_f
+            dg[j] = dct * i * (_F(1) - g * g)  # da_g
+            dcp[j] = dct * f  # dc_{t-1}
 
 
 @numba.njit(**_JIT)
@@ -111,9 +114,9 @@ def gru_pointwise_backward(dh, h_prev, gates, gh, dgx, dgh, dh_direct):
             da_n = d * (_F(1) - z) * (_F(1) - n * n)
             da_z = d * (hp[j] - n) * z * (_F(1) - z)
             da_r = da_n * ghn[j] * r * (_F(1) - r)
-            xr[j], xz[j], xn[j] = da_r, da_z, da_n
-            hr[j], hz[j], hn[j] = da_r, da_z, da_n * r
-            dd[j] = d * z
+            xr[j], xz[j], xn[j] = da_r, da_z, da_n  # dgx
+            hr[j], hz[j], hn[j] = da_r, da_z, da_n * r  # dgh
+            dd[j] = d * z  # the direct part of dh_{t-1}
 
 
 @numba.njit(**_JIT)
@@ -135,7 +138,7 @@ def rnn_pointwise_backward(dh, h, da, relu):
         dhb, hb, db = dh[b], h[b], da[b]
         for j in range(H):
             y = hb[j]
-            db[j] = (dhb[j] if y > _F(0) else _F(0)) if relu else dhb[j] * (_F(1) - y * y)
+            db[j] = (dhb[j] if y > _F(0) else _F(0)) if relu else dhb[j] * (_F(1) - y * y)  # da_t
 
 
 TWINS = {

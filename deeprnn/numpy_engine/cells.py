@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import check_array, check_bool, check_choice, check_int, describe
+from ..layout import GATE_MULT
 from .elman import NONLINEARITIES, rnn_step_backward, rnn_step_forward
 from .gru import gru_step_backward, gru_step_forward
 from .lstm import lstm_step_backward, lstm_step_forward
@@ -20,7 +21,7 @@ from .module import Module, is_grad_enabled
 
 
 class _Cell(Module):
-    gate_mult = 1
+    gate_mult = GATE_MULT["RNN_TANH"]  # G / H (RNN_RELU's is the same)
     n_states = 1
 
     def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32, seed=None):
@@ -114,7 +115,7 @@ class RNNCell(_Cell):
 class GRUCell(_Cell):
     """GRU step with gate order r, z, n (see gru.py)."""
 
-    gate_mult = 3
+    gate_mult = GATE_MULT["GRU"]
 
     def _step_forward(self, x, states):
         h, cache = gru_step_forward(x, states[0], self.params)
@@ -132,7 +133,7 @@ class GRUCell(_Cell):
 class LSTMCell(_Cell):
     """LSTM step with gate order i, f, g, o (see lstm.py)."""
 
-    gate_mult = 4
+    gate_mult = GATE_MULT["LSTM"]
     n_states = 2
 
     def _step_forward(self, x, states):

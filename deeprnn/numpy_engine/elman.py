@@ -2,9 +2,29 @@
 
 Shapes: x_t (B, I), h_{t-1} (B, H), G = H.
 
+Forward (the same block is in torch_engine/elman.py; tests/test_engine_docs.py keeps the two equal)::
+
     a_t = x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh     (B, H)
-    h_t = φ(a_t)          φ = tanh   (φ' = 1 - h_t²)
-                          φ = relu   (φ' = 1 where h_t > 0, else 0)
+    h_t = φ(a_t)          φ = tanh  or  φ = relu
+
+Backward, one line per gradient (dX = ∂L/∂X). Arriving: dh_t (B, H), from the output at t and from step
+t+1. φ' is written with the forward's output h_t::
+
+    da_t     = dh_t ⊙ φ'(a_t)               (B, H)   tanh: φ'(a_t) = 1 - h_t²
+                                                     relu: φ'(a_t) = 1 where h_t > 0, else 0
+    dh_{t-1} = da_t W_hh                    (B, H)   (plus what the output at t-1 sends)
+    dx_t     = da_t W_ih                    (B, I)
+    dW_ih    = Σ_t da_tᵀ x_t                (G, I)
+    dW_hh    = Σ_t da_tᵀ h_{t-1}            (G, H)
+    db_ih    = db_hh = Σ_t Σ_b da_t         (G,)
+
+The code uses the same names (``da``, ``dh_prev``, ``dx``, ``dw_ih`` ... in weights.linear_backward);
+the sums over t are one GEMM each over all T·B rows, after the backward loop (recurrence.py).
+
+Which code runs: for float32 with numba installed (``deeprnn[fast]``), ``select`` (fused.py) swaps the
+two pointwise functions for their compiled twins in _fused_kernels.py, which compute the same lines
+one element at a time. float64 always runs the NumPy functions here; set ``DEEPRNN_FUSED=0`` to run
+them for float32 too, e.g. to step through them in a debugger.
 """
 
 from __future__ import annotations
@@ -27,20 +47,20 @@ NONLINEARITIES = ("tanh", "relu")
 
 def rnn_pointwise_forward(gx, h, relu: bool) -> None:
     """h (B, H) comes in as h_{t-1} W_hhᵀ and leaves as h_t = φ(h + gx) (the NumPy reference)."""
-    h += gx  # a_t
+    h += gx  # a_t = gx + h_{t-1} W_hhᵀ, in h's buffer
     if relu:
-        np.maximum(h, 0.0, out=h)
+        np.maximum(h, 0.0, out=h)  # h_t = relu(a_t)
     else:
-        np.tanh(h, out=h)
+        np.tanh(h, out=h)  # h_t = tanh(a_t)
 
 
 def rnn_pointwise_backward(dh, h, da, relu: bool) -> None:
     """Backprop rnn_pointwise_forward. dh (B, H) = dL/dh_t, h = h_t. Writes da (B, H) = dL/da_t."""
     if relu:
-        np.multiply(dh, h > 0, out=da)  # into a_t: dh where h_t > 0
+        np.multiply(dh, h > 0, out=da)  # into a_t: da_t = dh_t where h_t > 0, else 0
     else:
         tanh_grad(h, out=da)
-        da *= dh  # into a_t: dh ⊙ (1 - h_t²)
+        da *= dh  # into a_t: da_t = dh_t ⊙ (1 - h_t²)
 
 
 def rnn_core_forward(gx, h_prev, w: Weights, h, nonlinearity: str = "tanh") -> None:
@@ -52,7 +72,7 @@ def rnn_core_forward(gx, h_prev, w: Weights, h, nonlinearity: str = "tanh") -> N
 def rnn_core_backward(dh, h, w: Weights, da, dh_prev, nonlinearity: str = "tanh") -> None:
     """Backprop one step. dh (B, H) = dL/dh_t, h (B, H) = h_t. Writes da (B, H) = dL/da_t and dh_prev."""
     select(rnn_pointwise_backward, dh.dtype)(dh, h, da, nonlinearity == "relu")
-    np.matmul(da, w.w_hh, out=dh_prev)  # (B, H) into h_{t-1}
+    np.matmul(da, w.w_hh, out=dh_prev)  # (B, H) into h_{t-1}: dh_{t-1} = da_t W_hh
 
 
 class RNNStepCache(NamedTuple):
@@ -101,7 +121,9 @@ def _kernel(nonlinearity: str) -> CellKernel:
     def backward(dstate, prev, new, gx_t, cache_t, w, dgx_t, dgh_t, dprev, scratch):
         rnn_core_backward(dstate[0], new[0], w, dgx_t, dprev[0], nonlinearity)
 
-    return CellKernel(f"RNN_{nonlinearity.upper()}", 1, 1, True, alloc, forward, backward)
+    name = f"RNN_{nonlinearity.upper()}"
+    return CellKernel(name=name, gate_mult=GATE_MULT[name], n_states=1, fold_hh_bias=True,
+                      alloc=alloc, forward=forward, backward=backward)
 
 
 RNN_TANH_KERNEL = _kernel("tanh")

@@ -10,7 +10,9 @@ its docstring), with the same arguments. ``select(fn, dtype)`` returns the twin 
 when numba is installed, and ``fn`` itself otherwise. float64 (gradient checks, parity tests) always
 runs the NumPy functions. tests/test_engine_fused.py checks every twin against its NumPy function.
 
-Turn it off with the environment variable DEEPRNN_FUSED=0 or ``set_enabled(False)``.
+Turn it off with the environment variable DEEPRNN_FUSED=0 or ``set_enabled(False)``: float32 then runs
+the NumPy reference functions too, which you can step through in a debugger (numba-compiled code
+cannot be), with the backward equations of elman.py, gru.py and lstm.py in their docstrings.
 """
 
 from __future__ import annotations

@@ -2,17 +2,48 @@
 
 Shapes: x_t (B, I), h_{t-1} (B, P), c_{t-1} (B, H), G = 4H; P = proj_size if set, else H.
 
+Forward (the same block is in torch_engine/lstm.py; tests/test_engine_docs.py keeps the two equal)::
+
     a_t = x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh       (B, G), split into a_i, a_f, a_g, a_o
     i_t = σ(a_i)     f_t = σ(a_f)     g_t = tanh(a_g)     o_t = σ(a_o)
     c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
     m_t = o_t ⊙ tanh(c_t)
     h_t = m_t                      (with proj_size:  h_t = m_t W_hrᵀ,  W_hr (P, H))
 
+Backward, one line per gradient (dX = ∂L/∂X). Arriving: dh_t (B, P), from the output at t and from step
+t+1, and dc (B, H) = ∂L/∂c_t through step t+1 only; σ' = σ(1 - σ) and tanh' = 1 - tanh² are written
+with the forward's outputs::
+
+    dm_t     = dh_t W_hr                                (B, H)   (without proj_size: dm_t = dh_t)
+    dW_hr    = Σ_t dh_tᵀ m_t                            (P, H)
+    dc_t     = dc + dm_t ⊙ o_t ⊙ (1 - tanh²(c_t))      (B, H)   total: from step t+1 and through m_t
+    da_o     = dm_t ⊙ tanh(c_t) ⊙ o_t ⊙ (1 - o_t)
+    da_i     = dc_t ⊙ g_t ⊙ i_t ⊙ (1 - i_t)
+    da_f     = dc_t ⊙ c_{t-1} ⊙ f_t ⊙ (1 - f_t)
+    da_g     = dc_t ⊙ i_t ⊙ (1 - g_t²)
+    dc_{t-1} = dc_t ⊙ f_t                               (B, H)
+    da_t     = [da_i, da_f, da_g, da_o]                 (B, G)   for the input and recurrent parts alike
+    dh_{t-1} = da_t W_hh                                (B, P)   (plus what the output at t-1 sends)
+    dx_t     = da_t W_ih                                (B, I)
+    dW_ih    = Σ_t da_tᵀ x_t                            (G, I)
+    dW_hh    = Σ_t da_tᵀ h_{t-1}                        (G, P)
+    db_ih    = db_hh = Σ_t Σ_b da_t                     (G,)
+
+The code names these the same way: ``dm``, ``dc`` (arriving), ``dc_t``, ``da_i`` ... ``da_o`` (views of
+``da``), ``dc_prev``, ``dh_prev``, ``dx``, ``dw_ih``/``dw_hh``/``db_ih``/``db_hh`` (weights.py) and
+``w_hr`` in the gradient Weights. The sums over t are one GEMM each over all T·B rows, after the
+backward loop (recurrence.py); a single step (``lstm_step_backward``) has just its own term.
+
 Three levels, each backward right under its forward:
-* ``lstm_pointwise_*``: the elementwise equations (NumPy; fused.py may swap in a compiled float32 twin);
+* ``lstm_pointwise_*``: the elementwise equations above (from a_t to m_t and back);
 * ``lstm_core_*``: one step given the input part gx = x_t W_ihᵀ + b_ih + b_hh, which the time loop
   computes for all steps with one GEMM; they write into buffers owned by the caller;
 * ``lstm_step_*``: pure functions of (x, state, params), adding the input projection and weight grads.
+
+Which code runs: for float32 with numba installed (``deeprnn[fast]``), ``select`` (fused.py) swaps the
+two pointwise functions for their compiled twins in _fused_kernels.py, which compute the same lines
+one element at a time. float64 always runs the NumPy functions here; set ``DEEPRNN_FUSED=0`` to run
+them for float32 too, e.g. to step through them in a debugger.
 """
 
 from __future__ import annotations
@@ -31,8 +62,8 @@ from .weights import (
 
 
 def _split4(a: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(B, 4H) -> four (B, H) views, in PyTorch's gate order i, f, g, o."""
-    H = a.shape[-1] // 4
+    """(B, G) -> four (B, H) views, in PyTorch's gate order i, f, g, o."""
+    H = a.shape[-1] // GATE_MULT["LSTM"]
     return a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
 
 
@@ -44,42 +75,44 @@ def lstm_pointwise_forward(gx, rec, c_prev, c, tanh_c, m) -> None:
     """
     H = c.shape[-1]
     gx += rec  # (B, G) pre-activations a_t
-    sigmoid(gx[:, : 2 * H], out=gx[:, : 2 * H])  # i, f (adjacent)
-    np.tanh(gx[:, 2 * H : 3 * H], out=gx[:, 2 * H : 3 * H])  # g
-    sigmoid(gx[:, 3 * H :], out=gx[:, 3 * H :])  # o
+    sigmoid(gx[:, : 2 * H], out=gx[:, : 2 * H])  # i_t = σ(a_i), f_t = σ(a_f) (adjacent)
+    np.tanh(gx[:, 2 * H : 3 * H], out=gx[:, 2 * H : 3 * H])  # g_t = tanh(a_g)
+    sigmoid(gx[:, 3 * H :], out=gx[:, 3 * H :])  # o_t = σ(a_o)
     i, f, g, o = _split4(gx)
     np.multiply(f, c_prev, out=c)  # c_t = f ⊙ c_{t-1}
-    np.multiply(i, g, out=tanh_c)  #       (i ⊙ g, tanh_c is free until the next line but one)
+    np.multiply(i, g, out=tanh_c)  #       (tanh_c used as scratch for i ⊙ g; it gets tanh(c_t) below)
     c += tanh_c  #       + i ⊙ g
-    np.tanh(c, out=tanh_c)
+    np.tanh(c, out=tanh_c)  # tanh(c_t)
     np.multiply(o, tanh_c, out=m)  # m_t = o ⊙ tanh(c_t)
 
 
 def lstm_pointwise_backward(dm, dc, c_prev, gates, tanh_c, da, dc_prev) -> None:
-    """Backprop lstm_pointwise_forward. dm (B, H) = dL/dm_t, dc (B, H) = dL/dc_t arriving from t+1.
+    """Backprop lstm_pointwise_forward: the lines dc_t ... dc_{t-1} of the module docstring.
 
-    Writes da (B, G) = dL/da_t (input and recurrent pre-activations share it) and dc_prev (B, H).
+    dm (B, H) = dL/dm_t, dc (B, H) = dL/dc_t arriving from t+1. Writes da (B, G) = dL/da_t (input and
+    recurrent pre-activations share it) and dc_prev (B, H) = dL/dc_{t-1}. ``dc_t`` is another name for
+    ``dc_prev``'s buffer: it holds the total dc_t until the last line turns it into dc_{t-1}.
     """
     i, f, g, o = _split4(gates)
     da_i, da_f, da_g, da_o = _split4(da)
-    tanh_grad(tanh_c, out=da_o)  # (da_o used as scratch)
-    da_o *= o
-    da_o *= dm
-    np.add(dc, da_o, out=dc_prev)  # dL/dc_t total = dc + dm ⊙ o ⊙ (1 - tanh²c_t); held in dc_prev
-    dc_t = dc_prev
+    dc_t = dc_prev  # alias: dc_prev's buffer holds the total dc_t until the last line makes it dc_{t-1}
+    tanh_grad(tanh_c, out=dc_t)
+    dc_t *= o
+    dc_t *= dm
+    dc_t += dc  # into c_t, total: dc_t = dc + dm_t ⊙ o_t ⊙ (1 - tanh²(c_t))
     sigmoid_grad(o, out=da_o)
     da_o *= tanh_c
-    da_o *= dm  # into a_o:  dm ⊙ tanh(c_t) ⊙ o(1-o)
+    da_o *= dm  # into a_o: da_o = dm_t ⊙ tanh(c_t) ⊙ o_t ⊙ (1 - o_t)
     sigmoid_grad(i, out=da_i)
     da_i *= g
-    da_i *= dc_t  # into a_i:  dc_t ⊙ g ⊙ i(1-i)
+    da_i *= dc_t  # into a_i: da_i = dc_t ⊙ g_t ⊙ i_t ⊙ (1 - i_t)
     sigmoid_grad(f, out=da_f)
     da_f *= c_prev
-    da_f *= dc_t  # into a_f:  dc_t ⊙ c_{t-1} ⊙ f(1-f)
+    da_f *= dc_t  # into a_f: da_f = dc_t ⊙ c_{t-1} ⊙ f_t ⊙ (1 - f_t)
     tanh_grad(g, out=da_g)
     da_g *= i
-    da_g *= dc_t  # into a_g:  dc_t ⊙ i ⊙ (1-g²)
-    dc_t *= f  # into c_{t-1}: dc_t ⊙ f   (dc_prev now holds its final value)
+    da_g *= dc_t  # into a_g: da_g = dc_t ⊙ i_t ⊙ (1 - g_t²)
+    dc_t *= f  # into c_{t-1}: dc_{t-1} = dc_t ⊙ f_t   (dc_prev now holds its final value)
 
 
 def lstm_core_forward(gx, h_prev, c_prev, w: Weights, tanh_c, m, h, c, scratch) -> None:
@@ -98,11 +131,11 @@ def lstm_core_backward(dh, dc, c_prev, gates, tanh_c, w: Weights, da, dh_prev, d
     """Backprop one step. dh (B, P) = dL/dh_t, dc (B, H) = dL/dc_t arriving from step t+1.
     Writes da (B, G), dh_prev (B, P) and dc_prev (B, H)."""
     if w.w_hr is not None:
-        dm = np.matmul(dh, w.w_hr, out=dm_scratch)  # (B, H) into m_t through h_t = m_t W_hrᵀ
+        dm = np.matmul(dh, w.w_hr, out=dm_scratch)  # (B, H) into m_t: dm_t = dh_t W_hr
     else:
-        dm = dh
+        dm = dh  # (B, H) into m_t: dm_t = dh_t (h_t is m_t)
     select(lstm_pointwise_backward, da.dtype)(dm, dc, c_prev, gates, tanh_c, da, dc_prev)
-    np.matmul(da, w.w_hh, out=dh_prev)  # (B, P) into h_{t-1}
+    np.matmul(da, w.w_hh, out=dh_prev)  # (B, P) into h_{t-1}: dh_{t-1} = da_t W_hh
 
 
 class LSTMStepCache(NamedTuple):
@@ -142,7 +175,7 @@ def lstm_step_backward(dh, dc, cache):
     lstm_core_backward(dh, dc, c_prev, gates, tanh_c, w, da, dh_prev, dc_prev, np.empty_like(c_prev))
     dx, g = linear_backward(da, da, x, h_prev, w)
     if w.w_hr is not None:
-        g = g._replace(w_hr=dh.T @ m)  # (P, H) into W_hr
+        g = g._replace(w_hr=dh.T @ m)  # (P, H) into W_hr: dW_hr = dh_tᵀ m_t
     return dx, dh_prev, dc_prev, cell_grads(g)
 
 
@@ -152,7 +185,7 @@ def lstm_step_backward(dh, dc, cache):
 def _alloc(T, B, H, P, dtype, proj):
     tanh_cs = np.empty((T, B, H), dtype)  # (T, B, H)
     ms = np.empty((T, B, H), dtype) if proj else None  # (T, B, H) pre-projection outputs
-    scratch = (np.empty((B, 4 * H), dtype), np.empty((B, H), dtype))  # (B, G), (B, H)
+    scratch = (np.empty((B, GATE_MULT["LSTM"] * H), dtype), np.empty((B, H), dtype))  # (B, G), (B, H)
     return {"tanh_c": tanh_cs, "m": ms}, scratch
 
 
@@ -165,4 +198,5 @@ def _backward(dstate, prev, new, gates_t, cache_t, w, dgx_t, dgh_t, dprev, scrat
     lstm_core_backward(dstate[0], dstate[1], prev[1], gates_t, cache_t["tanh_c"], w, dgx_t, dprev[0], dprev[1], scratch[1])
 
 
-LSTM_KERNEL = CellKernel("LSTM", 4, 2, True, _alloc, _forward, _backward)
+LSTM_KERNEL = CellKernel(name="LSTM", gate_mult=GATE_MULT["LSTM"], n_states=2, fold_hh_bias=True,
+                         alloc=_alloc, forward=_forward, backward=_backward)

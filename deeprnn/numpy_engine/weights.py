@@ -97,26 +97,33 @@ def input_bias(w: Weights, fold_hh: bool) -> np.ndarray | None:
 
 
 class CellKernel(NamedTuple):
-    """What the time loop (recurrence.py) needs from a cell type.
+    """What the time loop (recurrence.py) needs from a cell type; built with keyword arguments, e.g.
+    ``CellKernel(name="LSTM", gate_mult=GATE_MULT["LSTM"], n_states=2, ...)`` (lstm.py, gru.py, elman.py).
+
+    ``alloc(T, B, H, P, dtype, proj)`` returns ``(bufs, scratch)``: ``bufs`` is a dict of per-step cache
+    buffers, name -> (T, ...) array or None (e.g. LSTM's {"tanh_c": (T, B, H), "m": (T, B, H) or None}),
+    and ``scratch`` is whatever work buffers the kernel wants, shared by all steps (or None).
 
     ``forward(gx_t, prev, w, cache_t, new, scratch)`` runs one step. ``gx_t`` (B, G) holds the input part
     of the pre-activations, x_t W_ihᵀ + bias; the kernel adds the recurrent part and may overwrite
     ``gx_t`` with the activated gates (it is part of the step's cache). ``prev``/``new`` are the state
-    tuples (h,) or (h, c) to read from and write into.
+    tuples (h,) or (h, c) to read from and write into; ``cache_t`` is ``bufs`` at step t (a dict of the
+    (B, ...) views, None kept as None).
 
-    ``backward(dstate, prev, gx_t, cache_t, w, dgx_t, dgh_t, dprev, scratch)`` backpropagates one step:
-    from dstate = (dh_t,) or (dh_t, dc_t) it writes the gradients of the input pre-activations ``dgx_t``,
-    of the recurrent pre-activations ``dgh_t`` (the same array unless the cell is a GRU) and the state
-    gradients ``dprev`` flowing into step t-1.
+    ``backward(dstate, prev, new, gates_t, cache_t, w, dgx_t, dgh_t, dprev, scratch)`` backpropagates one
+    step: from dstate = (dh_t,) or (dh_t, dc_t), the states ``prev`` and ``new`` of the forward step and
+    ``gates_t`` (its ``gx_t`` as the forward left it), it writes the gradients of the input
+    pre-activations ``dgx_t``, of the recurrent pre-activations ``dgh_t`` (the same array unless the cell
+    is a GRU) and the state gradients ``dprev`` flowing into step t-1.
     """
 
-    name: str
-    gate_mult: int  # G / H
+    name: str  # torch.nn.RNNBase's mode name: "RNN_TANH", "RNN_RELU", "GRU", "LSTM"
+    gate_mult: int  # G / H, from layout.GATE_MULT
     n_states: int  # 1 for (h,), 2 for (h, c)
     fold_hh_bias: bool  # see input_bias()
-    alloc: Callable  # (T, B, H, P, dtype, proj) -> (tuple of (T, ...) cache buffers, scratch buffers)
-    forward: Callable
-    backward: Callable
+    alloc: Callable  # (T, B, H, P, dtype, proj) -> (dict of (T, ...) cache buffers or None, scratch)
+    forward: Callable  # (gx_t, prev, w, cache_t, new, scratch) -> None
+    backward: Callable  # (dstate, prev, new, gates_t, cache_t, w, dgx_t, dgh_t, dprev, scratch) -> None
 
 
 def linear_backward(

@@ -3,6 +3,8 @@
 The same equations and symbols as ``deeprnn/numpy_engine/elman.py``, whose backward pass is written
 by hand. Shapes: x_t (B, I), h_{t-1} (B, H), G = H.
 
+Forward (the same block as in numpy_engine/elman.py; tests/test_engine_docs.py keeps the two equal)::
+
     a_t = x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh     (B, H)
     h_t = φ(a_t)          φ = tanh  or  φ = relu
 

@@ -3,6 +3,8 @@
 The same equations and symbols as ``deeprnn/numpy_engine/gru.py``, whose backward pass is written by
 hand. Shapes: x_t (B, I), h_{t-1} (B, H), G = 3H.
 
+Forward (the same block as in numpy_engine/gru.py; tests/test_engine_docs.py keeps the two equal)::
+
     gx = x_t W_ihᵀ + b_ih                  (B, G), split into gx_r, gx_z, gx_n
     gh = h_{t-1} W_hhᵀ + b_hh              (B, G), split into gh_r, gh_z, gh_n
     r_t = σ(gx_r + gh_r)

@@ -3,6 +3,8 @@
 The same equations and symbols as ``deeprnn/numpy_engine/lstm.py``, whose backward pass is written by
 hand. Shapes: x_t (B, I), h_{t-1} (B, P), c_{t-1} (B, H), G = 4H; P = proj_size if set, else H.
 
+Forward (the same block as in numpy_engine/lstm.py; tests/test_engine_docs.py keeps the two equal)::
+
     a_t = x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh       (B, G), split into a_i, a_f, a_g, a_o
     i_t = σ(a_i)     f_t = σ(a_f)     g_t = tanh(a_g)     o_t = σ(a_o)
     c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
