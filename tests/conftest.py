@@ -6,6 +6,9 @@ The helpers are plain functions (imported with ``from conftest import ...``) plu
 
 from __future__ import annotations
 
+import importlib
+import os
+
 import numpy as np
 import pytest
 
@@ -136,9 +139,34 @@ def cell_backward_seq(cell, d_out, dfinal):
 # ---- torch ---------------------------------------------------------------------------------------
 
 
+def in_ci() -> bool:
+    """Whether the suite runs under CI: CI=true, as .ci/run (and most CI services) set it."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require(module: str):
+    """Import ``module``, a reference the calling tests compare against. If it is missing, the test
+    (or, at module level, the whole module) is skipped with the reason; under CI=true it fails instead,
+    so that a CI run never passes without its reference. Every torch-dependent test goes through this."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        error = e
+    reason = f"{module} is not installed ({error}); the dev extra installs it (python3 tasks.py test does)"
+    if in_ci():
+        pytest.fail(f"CI=true and the reference {module} is missing: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+@pytest.fixture
+def torch_reference():
+    """torch, through require(): for pytest.mark.usefixtures (torch_helpers.needs_torch)."""
+    return require("torch")
+
+
 def torch_layer(ours):
     """torch.nn.RNN/GRU/LSTM configured like ``ours``, weights copied through state_dict()."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     name = type(ours).__name__
     kw = dict(num_layers=ours.num_layers, bias=ours.bias, batch_first=ours.batch_first,
               bidirectional=ours.bidirectional, dtype=torch_dtype(ours.dtype))
@@ -152,7 +180,7 @@ def torch_layer(ours):
 
 
 def torch_cell(ours):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     name = type(ours).__name__
     kw = {"nonlinearity": ours.nonlinearity} if name == "RNNCell" else {}
     ref = getattr(torch.nn, name)(ours.input_size, ours.hidden_size, bias=ours.bias,
@@ -162,13 +190,13 @@ def torch_cell(ours):
 
 
 def torch_dtype(dtype):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     return torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
 
 
 def leaf(a):
     """A numpy array as a torch leaf tensor that collects a gradient."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     return torch.from_numpy(np.array(a)).requires_grad_()
 
 

@@ -32,7 +32,8 @@ TINY_FLAGS = ["--splits", "0.8", "0.2", "0", "--cell", "lstm", "--layers", "1", 
               "--eval-streams", "4", "--warmup-steps", "2", "--lr", "0.01", "--no-progress"]
 
 
-def write_corpus(folder: Path, n: int = 1500, name: str = "corpus.txt", start: int = 0, text: str | None = None) -> Path:
+def write_corpus(folder: Path, n: int = 1500, name: str = "corpus.txt", start: int = 0,
+                 text: str | None = None) -> Path:
     """A small local text file (a slice of the builtin corpus unless ``text`` is given)."""
     path = Path(folder) / name
     path.write_text(builtin_text()[start:start + n] if text is None else text, encoding="utf-8")

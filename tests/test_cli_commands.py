@@ -65,6 +65,22 @@ def test_train_report(tmp_path, capsys):
     assert "max_steps=12 reached" in out
 
 
+def test_a_word_level_run_reports_bits_per_word(tmp_path, capsys):
+    """train's report, its [eval] lines and deeprnn eval all name the run's token: a word here."""
+    corpus = write_corpus(tmp_path, 3000)
+    run = tmp_path / "run"
+    code, out, err = cli(capsys, "train", *TINY_FLAGS, "--tokens", "word", "--corpus", corpus, "--out", run)
+    assert code == 0, err
+    shown = [line for line in err.splitlines() if line.startswith("[eval]")]
+    assert len(shown) == 2 and all(" bits/word), training " in line for line in shown), shown
+    reported = [line for line in out.splitlines() if line.startswith(("validation:", "uniform baseline:"))]
+    assert len(reported) == 2 and all(" bits/word " in line for line in reported), out
+    code, out, err = cli(capsys, "eval", run)
+    assert code == 0, err
+    assert [" bits/word " in line or line.endswith(" bits/word") for line in out.splitlines()] == [True, True], out
+    assert "bits/char" not in out + err
+
+
 def test_train_shows_every_validation_as_it_happens(tmp_path, capsys):
     """A user watches it learn: one stderr line per evaluation, with the numbers metrics.jsonl records."""
     corpus = write_corpus(tmp_path, 900)

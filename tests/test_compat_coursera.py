@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-import torch
-from conftest import numerical_grad
+from conftest import numerical_grad, require
 
 from deeprnn.compat import coursera as cs
+
+torch = require("torch")
 
 rng = np.random.default_rng(1)
 GATES = ("f", "i", "c", "o")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import deeprnn as dr
-from conftest import KIND_NAMES, as_tuple, is_lstm, make_cell, make_layer, pack, randn, random_inputs
+from conftest import KIND_NAMES, as_tuple, is_lstm, make_cell, make_layer, pack, randn, random_inputs, require
 
 
 def forward_backward(model, x, hx=None, seed=None):
@@ -265,7 +265,7 @@ def test_load_state_dict_copies_in_place():
 
 
 def test_load_state_dict_accepts_torch_tensors():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     model, ref = make_layer("lstm", seed=0), make_layer("lstm", seed=1)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in ref.state_dict().items()})
     assert_params_equal(model, ref.params)

@@ -14,10 +14,10 @@ import pytest
 import deeprnn as dr
 from conftest import (
     KIND_NAMES, as_tuple, cell_backward_seq, cell_forward_seq, is_lstm, leaf, make_cell, make_layer, pack,
-    randn, random_inputs, torch_cell, torch_grads, torch_layer,
+    randn, random_inputs, require, torch_cell, torch_grads, torch_layer,
 )
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
 F64 = dict(rtol=1e-10, atol=1e-10)

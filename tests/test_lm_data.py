@@ -60,6 +60,17 @@ def test_two_local_files(tmp_path, capsys):
     assert_one_line_error(*cli(capsys, "eval", run)[::2], "different text")
 
 
+def test_eval_and_resume_refuse_a_changed_corpus_with_one_message(tmp_path, capsys):
+    corpus = write_corpus(tmp_path, 900)
+    run = tmp_path / "run"
+    assert cli(capsys, "train", *TINY_FLAGS, "--corpus", corpus, "--max-steps", "4", "--out", run)[0] == 0
+    corpus.write_text(corpus.read_text() + "changed")
+    on_eval = assert_one_line_error(*cli(capsys, "eval", run)[::2], "different text", str(corpus))
+    on_resume = assert_one_line_error(*cli(capsys, "train", "--resume", run, "--max-steps", "8")[::2])
+    assert on_resume == on_eval
+    assert json.loads((run / ck.STATE).read_text())["step"] == 4  # nothing trained on the changed text
+
+
 D2L_FLAGS = ["--preprocess", "d2l", "--protocol", "d2l", "--batching", "d2l", "--num-train", "40", "--num-val", "20",
              "--embedding", "0", "--optimizer", "sgd", "--lr", "1", "--schedule", "constant", "--clip", "norm",
              "--batch-size", "8", "--max-steps", "6", "--eval-every", "3"]

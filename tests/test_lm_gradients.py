@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from conftest import numerical_grad, rel_err
+from conftest import numerical_grad, rel_err, require
 from lm_helpers import tiny_engine
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 V, T, B = 7, 4, 3
 VARIANTS = {  # name -> ModelConfig fields

@@ -9,9 +9,10 @@ import pytest
 
 from deeprnn.lm.config import TrainConfig
 from deeprnn.lm.schedule import learning_rate
+from conftest import require
 from deeprnn.numpy_engine.optim import SGD, Adam, AdamW, make_optimizer
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 SHAPES = {"w": (3, 4), "b": (4,)}
 LRS = [0.1, 0.05, 0.2, 0.01, 0.07, 0.03]  # a different lr each step, as a schedule gives

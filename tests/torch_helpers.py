@@ -1,7 +1,8 @@
 """Shared helpers for tests/test_torch_engine.py and tests/test_torch_distributed.py.
 
 torch is optional: the module imports without it (``torch`` is then None) so the tests that simulate a
-missing torch still run; ``needs_torch`` / ``needs_cuda`` skip the others cleanly.
+missing torch still run; ``needs_torch`` marks the others, which then skip, or fail under CI=true
+(conftest.require); ``needs_cuda`` skips without a GPU.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ try:
 except ImportError:  # pragma: no cover - the dev extra installs torch
     torch = None
 
-needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
+needs_torch = pytest.mark.usefixtures("torch_reference")  # conftest.torch_reference: require("torch")
 needs_cuda = pytest.mark.skipif(torch is None or not torch.cuda.is_available(), reason="needs a CUDA GPU")
 no_cuda = pytest.mark.skipif(torch is not None and torch.cuda.is_available(),
                              reason="checks the error given when there is no GPU")

@@ -24,7 +24,7 @@ from .corpora import (
 from .d2l import D2LBatcher, d2l_windows
 from .download import REMOTE, RemoteFile, cache_dir, fetch
 from .errors import CorpusError, DownloadError
-from .layout import stream_layout
+from .streams import stream_layout
 from .splits import DEFAULT_FRACTIONS, Splits, split_ids
 from .text import PREPROCESS_MODES, TOKEN_LEVELS, preprocess, tokenize
 from .vocab import UNK, Vocab

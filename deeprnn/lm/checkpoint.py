@@ -1,12 +1,17 @@
 """Run folders and crash-safe checkpoints. Nothing is ever unpickled: tensors are safetensors, the rest JSON.
 
-    RUN/config.json            the RunConfig (written at the start; the run's source of truth)
+    RUN/config.json            the RunConfig and the corpus fingerprint (written at the start; the
+                               run's source of truth; see lm/runs.py)
     RUN/vocab.json             the vocabulary
     RUN/model.safetensors      parameters at the last checkpoint (canonical names, see lm/engine.py)
-    RUN/optimizer.safetensors  optimizer buffers and the carried recurrent state ("carry.h", "carry.c")
+    RUN/optimizer.safetensors  optimizer buffers, the carried recurrent state ("carry.h", "carry.c")
+                               and the weight average ("ema.<name>"): see pack_optimizer
     RUN/trainer_state.json     step, counters, RNG state, and the SHA-256 of the two files above
     RUN/best/model.safetensors the parameters with the best validation loss so far
-    RUN/metrics.jsonl, RUN/curves.png
+    RUN/metrics.jsonl          one JSON row per evaluation (and per skipped step)
+    RUN/curves.png             the plot of metrics.jsonl (lm/plots.py)
+
+This module owns those names: everything else refers to them through the constants below.
 
 Every file is written to a temporary name and moved into place with os.replace, so each file is
 always whole. The three checkpoint files must also agree with each other; trainer_state.json is
@@ -27,7 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-MODEL, OPTIM, STATE, CONFIG, VOCAB = "model.safetensors", "optimizer.safetensors", "trainer_state.json", "config.json", "vocab.json"
+MODEL, OPTIM, STATE = "model.safetensors", "optimizer.safetensors", "trainer_state.json"
+CONFIG, VOCAB = "config.json", "vocab.json"
+METRICS, CURVES, BEST = "metrics.jsonl", "curves.png", "best"  # BEST is a folder holding a MODEL
+CARRY, EMA = "carry.", "ema."  # key prefixes of the extra entries in OPTIM (see pack_optimizer)
 MODEL_FORMAT, OPTIM_FORMAT, STATE_FORMAT = "deeprnn-model/1", "deeprnn-optimizer/1", "deeprnn-trainer/1"
 
 
@@ -126,8 +134,31 @@ def params_digest(params: dict) -> str:
 @dataclass
 class Checkpoint:
     model: dict  # canonical parameter name -> array
-    optimizer: dict  # optimizer buffers (and carry.*)
+    optimizer: dict  # the entries of optimizer.safetensors: optimizer buffers, carry.*, ema.* (unpack_optimizer)
     state: dict  # trainer_state.json
+
+
+def pack_optimizer(optimizer: dict, carry: dict | None = None, average: dict | None = None) -> dict:
+    """The entries of optimizer.safetensors: the optimizer's buffers, the weight average as
+    "ema.<parameter>" and the carried recurrent state as "carry.h" (and "carry.c")."""
+    entries = dict(optimizer)
+    for prefix, extra in ((EMA, average), (CARRY, carry)):
+        entries.update({prefix + k: v for k, v in (extra or {}).items()})
+    return entries
+
+
+def unpack_optimizer(entries: dict) -> tuple[dict, dict, dict]:
+    """(optimizer buffers, carry, average) from the entries pack_optimizer made; carry and average are
+    empty when the run saved none."""
+    optimizer, carry, average = {}, {}, {}
+    for k, v in entries.items():
+        if k.startswith(CARRY):
+            carry[k[len(CARRY):]] = v
+        elif k.startswith(EMA):
+            average[k[len(EMA):]] = v
+        else:
+            optimizer[k] = v
+    return optimizer, carry, average
 
 
 def save_checkpoint(run: Path, model: dict, optimizer: dict, state: dict) -> None:
@@ -209,8 +240,8 @@ def load_model(run: Path, which: str = "best") -> tuple[dict, dict]:
     """Parameters for evaluation or generation: (tensors, metadata). ``which`` is "best" (falling back
     to "last" when no validation has run yet) or "last"."""
     run = Path(run)
-    if which == "best" and (run / "best" / MODEL).exists():
-        return load_tensors(run / "best" / MODEL, MODEL_FORMAT)
+    if which == "best" and (run / BEST / MODEL).exists():
+        return load_tensors(run / BEST / MODEL, MODEL_FORMAT)
     try:
         c = load_checkpoint(run)
         return c.model, {"which": "last", "step": c.state.get("progress", {}).get("step")}
@@ -218,3 +249,32 @@ def load_model(run: Path, which: str = "best") -> tuple[dict, dict]:
         if (run / MODEL).exists() and not (run / STATE).exists():  # a bare exported model folder
             return load_tensors(run / MODEL, MODEL_FORMAT)
         raise
+
+
+def save_best_model(run: Path, model: dict, step: int, val_loss: float) -> None:
+    """Keep ``model`` as the run's best weights (RUN/best/model.safetensors)."""
+    (Path(run) / BEST).mkdir(exist_ok=True)
+    save_tensors(Path(run) / BEST / MODEL, model, MODEL_FORMAT, {"step": step, "val_loss": val_loss})
+
+
+def remove_outputs(run: Path) -> None:
+    """Delete what training writes (checkpoint, best model, metrics, plot) before a run starts afresh;
+    the folder itself, and anything else in it, stays."""
+    for name in (STATE, MODEL, OPTIM, METRICS, CURVES, f"{BEST}/{MODEL}"):
+        (Path(run) / name).unlink(missing_ok=True)
+
+
+def append_metrics(run: Path, row: dict) -> None:
+    with open(Path(run) / METRICS, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def truncate_metrics(run: Path, step: int) -> None:
+    """Drop metric rows logged after the checkpoint we resume from (a crash between log and save)."""
+    path = Path(run) / METRICS
+    if not path.exists():
+        return
+    rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    kept = [r for r in rows if json.loads(r).get("step", 0) <= step]
+    if len(kept) != len(rows):
+        atomic_write(path, lambda tmp: tmp.write_text("".join(r + "\n" for r in kept), encoding="utf-8"))

@@ -25,6 +25,11 @@ class LMData:
     bounds: tuple  # (b1, b2): train = ids[:b1], val = ids[b1:b2], test = ids[b2:]
     fingerprint: str  # SHA-256 of the preprocessed text and the tokenisation
 
+    @property
+    def unit(self) -> str:
+        """What one token is, as in "bits/char": "char" or "word" (the vocabulary's level)."""
+        return self.vocab.level
+
     def split(self, name: str) -> np.ndarray:
         b1, b2 = self.bounds
         parts = {"train": self.ids[:b1], "val": self.ids[b1:b2], "test": self.ids[b2:]}

@@ -3,6 +3,10 @@
     from deeprnn.lm.runs import open_run
     run = open_run("runs/demo")                 # best weights (or last, which="last")
     run.engine, run.cfg, run.vocab
+    data = run.load_data()                      # its corpus, checked against the one it was trained on
+
+config.json holds the RunConfig and, under "corpus_sha256", the fingerprint of the text the run was
+trained on (LMData.fingerprint); write_config and read_run_config are its only writer and reader.
 """
 
 from __future__ import annotations
@@ -10,10 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data import Vocab
+from ..data import CorpusError, Vocab
 from . import checkpoint as ck
 from .config import RunConfig, merge
+from .data import LMData, prepare_data
 from .engine import LMEngine, make_engine
+
+CORPUS_SHA256 = "corpus_sha256"  # config.json: the fingerprint of the corpus the run was trained on
 
 
 @dataclass
@@ -24,15 +31,40 @@ class OpenRun:
     engine: LMEngine
     which: str  # "best" or "last": the weights loaded
     step: int | None  # the training step those weights come from
+    corpus_sha256: str | None = None  # fingerprint of the training corpus (config.json); None if not recorded
+
+    def load_data(self) -> LMData:
+        """The run's corpus, encoded with its vocabulary; raises CorpusError if the text changed since
+        the run was trained."""
+        data = prepare_data(self.cfg.data, self.cfg.train, vocab=self.vocab)
+        check_corpus(self.path, self.corpus_sha256, data)
+        return data
+
+
+def write_config(run: Path, cfg: RunConfig, data: LMData) -> None:
+    ck.write_json(Path(run) / ck.CONFIG, {**cfg.to_dict(), CORPUS_SHA256: data.fingerprint})
+
+
+def read_run_config(run: Path) -> tuple[RunConfig, str | None]:
+    """(config, fingerprint of the training corpus or None) from RUN/config.json."""
+    raw = ck.read_json(Path(run) / ck.CONFIG, "run config")
+    fingerprint = raw.pop(CORPUS_SHA256, None)
+    try:
+        return RunConfig.from_dict(raw, source=str(Path(run) / ck.CONFIG)), fingerprint
+    except ValueError as e:
+        raise ck.CheckpointError(str(e)) from None
 
 
 def read_config(run: Path) -> RunConfig:
-    raw = ck.read_json(Path(run) / ck.CONFIG, "run config")
-    raw.pop("corpus_sha256", None)
-    try:
-        return RunConfig.from_dict(raw, source=str(Path(run) / ck.CONFIG))
-    except ValueError as e:
-        raise ck.CheckpointError(str(e)) from None
+    return read_run_config(run)[0]
+
+
+def check_corpus(run: Path, expected: str | None, data: LMData) -> None:
+    """Fail unless ``data`` is the text the run was trained on (``expected``: the saved fingerprint;
+    runs that recorded none are not checked)."""
+    if expected and expected != data.fingerprint:
+        raise CorpusError(f"{run}: expected the corpus the run was trained on (SHA-256 {expected[:12]}…), "
+                          f"got a different text for {', '.join(data.cfg.corpus)} ({data.fingerprint[:12]}…)")
 
 
 def open_run(run, which: str = "best", train_overrides: dict | None = None) -> OpenRun:
@@ -41,7 +73,7 @@ def open_run(run, which: str = "best", train_overrides: dict | None = None) -> O
     run = Path(run)
     if not run.is_dir():
         raise ck.CheckpointError(f"{run}: expected a run folder, got {'a file' if run.exists() else 'no such folder'}")
-    cfg = read_config(run)
+    cfg, fingerprint = read_run_config(run)
     if train_overrides:
         merge(cfg, {"train": train_overrides}, "options")
     vocab = Vocab.from_json(run / ck.VOCAB)
@@ -53,4 +85,4 @@ def open_run(run, which: str = "best", train_overrides: dict | None = None) -> O
         raise ck.CheckpointError(f"{run}: the weights do not fit its config.json: {e}") from None
     step = meta.get("step")
     return OpenRun(run, cfg, vocab, engine, "best" if "val_loss" in meta else "last",
-                   int(step) if step is not None else None)
+                   int(step) if step is not None else None, fingerprint)

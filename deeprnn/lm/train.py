@@ -9,13 +9,12 @@ continues from the checkpoint and ends with exactly the weights an uninterrupted
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import checkpoint as ck
@@ -24,6 +23,7 @@ from .config import RunConfig
 from .data import LMData, prepare_data
 from .engine import LMEngine, make_engine
 from .evaluate import Score, uniform
+from .runs import check_corpus, read_run_config, write_config
 from .schedule import learning_rate
 
 
@@ -47,7 +47,6 @@ class Progress:
     skipped: int = 0  # steps skipped by the NaN/Inf guard, in total
     ema_updates: int = 0  # updates of the weight average (train.ema)
     stop_reason: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 class Trainer:
@@ -58,10 +57,10 @@ class Trainer:
         self._log = log or _stderr
         self._stop = False
         if resume:
-            self._open_existing()
+            self.data: LMData = self._open_existing()
         else:
             self._check_fresh(overwrite)
-            self.data: LMData = prepare_data(self.cfg.data, self.cfg.train)
+            self.data = prepare_data(self.cfg.data, self.cfg.train)
         # Creating the engine joins the process group when distributed: every process has passed the
         # checks above before rank 0 writes anything below.
         self.engine: LMEngine = make_engine(cfg.model, cfg.train, len(self.data.vocab))
@@ -74,10 +73,18 @@ class Trainer:
         if self.is_main:
             self._write_run_files(fresh=not resume)
         self.batcher = self.data.train_batcher(cfg.train)
+        # One training session (one fit() call); _start_session sets these.
+        self._t0 = time.perf_counter()  # when the session started
+        self._base_seconds = self.prog.seconds  # training time of the sessions before
+        self._start_step = self.prog.step  # the step the session started at
+        self._window = _Window()  # training loss since the last evaluation
+        self._bad_in_row = 0  # consecutive steps skipped by the NaN/Inf guard
+        self._last_plot, self._plotted_step = -math.inf, None  # when curves.png was drawn, at which step
+        self._last_val: Score | None = None  # the last validation score
+        self._last_train: Score | None = None  # the training loss over the last evaluation window
 
     # -- run folder ----------------------------------------------------------------------------------
     def _check_fresh(self, overwrite: bool) -> None:
-        self._overwrite = overwrite
         if ((self.run / ck.STATE).exists() or (self.run / ck.CONFIG).exists()) and not overwrite:
             raise TrainingError(f"{self.run} already holds a run; resume it with --resume {self.run} "
                                 "or replace it with --overwrite")
@@ -86,46 +93,40 @@ class Trainer:
 
     def _write_run_files(self, fresh: bool) -> None:
         if fresh:
-            for name in (ck.STATE, ck.MODEL, ck.OPTIM, "metrics.jsonl", "curves.png", "best/" + ck.MODEL):
-                (self.run / name).unlink(missing_ok=True)
+            ck.remove_outputs(self.run)
             self.run.mkdir(parents=True, exist_ok=True)
             self.data.vocab.to_json(self.run / ck.VOCAB)
-        ck.write_json(self.run / ck.CONFIG, {**self.cfg.to_dict(), "corpus_sha256": self.data.fingerprint})
+        write_config(self.run, self.cfg, self.data)
 
-    def _open_existing(self) -> None:
+    def _open_existing(self) -> LMData:
         from ..data import Vocab
 
-        saved = ck.read_json(self.run / ck.CONFIG, "run config")
-        fingerprint = saved.get("corpus_sha256")
-        self.data = prepare_data(self.cfg.data, self.cfg.train, vocab=Vocab.from_json(self.run / ck.VOCAB))
-        if fingerprint and fingerprint != self.data.fingerprint:
-            raise TrainingError(f"{self.run}: expected the corpus it was trained on (SHA-256 {fingerprint[:12]}…), "
-                                f"got a different text ({self.data.fingerprint[:12]}…)")
+        _, fingerprint = read_run_config(self.run)
+        data = prepare_data(self.cfg.data, self.cfg.train, vocab=Vocab.from_json(self.run / ck.VOCAB))
+        check_corpus(self.run, fingerprint, data)
+        return data
 
     def _restore(self, c: ck.Checkpoint) -> None:
         known = Progress.__dataclass_fields__
         self.prog = Progress(**{k: v for k, v in c.state.get("progress", {}).items() if k in known})
         self.prog.stop_reason = ""
         self.engine.load_state_dict(c.model)
-        carry = {k[6:]: v for k, v in c.optimizer.items() if k.startswith("carry.")}
-        ema = {k[4:]: v for k, v in c.optimizer.items() if k.startswith("ema.")}
-        self.engine.load_optimizer_state_dict({k: v for k, v in c.optimizer.items()
-                                               if not k.startswith(("carry.", "ema."))})
+        optimizer, carry, average = ck.unpack_optimizer(c.optimizer)
+        self.engine.load_optimizer_state_dict(optimizer)
         if self.ema is not None:
-            self.ema.load(ema, self.prog.ema_updates)
+            self.ema.load(average, self.prog.ema_updates)
         self.engine.set_rng_state(c.state["rng"])
         self.carry = self.engine.carry_from_numpy(carry) if carry else None
         if self.is_main:
-            _truncate_metrics(self.run / "metrics.jsonl", self.prog.step)
+            ck.truncate_metrics(self.run, self.prog.step)
 
     def save(self) -> None:
         """Every process gathers its part (collective calls); rank 0 writes."""
-        optim = self.engine.optimizer_state_dict()
+        optimizer, average = self.engine.optimizer_state_dict(), None
         if self.ema is not None:
-            optim.update({f"ema.{k}": v for k, v in self.ema.params.items()})
-            self.prog.ema_updates = self.ema.n
-        if self.carry is not None:
-            optim.update({f"carry.{k}": v for k, v in self.engine.carry_to_numpy(self.carry).items()})
+            average, self.prog.ema_updates = self.ema.params, self.ema.n
+        carry = self.engine.carry_to_numpy(self.carry) if self.carry is not None else None
+        optim = ck.pack_optimizer(optimizer, carry, average)
         state = {"step": self.prog.step, "progress": self.prog.__dict__, "rng": self.engine.rng_state()}
         if self.is_main:
             ck.save_checkpoint(self.run, self.engine.state_dict(), optim, state)
@@ -146,91 +147,121 @@ class Trainer:
 
     def _fit(self) -> dict:
         t = self.cfg.train
-        self._t0, self._base_seconds, start_step = time.perf_counter(), self.prog.seconds, self.prog.step
+        self._start_session()
+        bar = _progress_bar(self.progress_bar and self.is_main, t.max_steps, self.prog.step)
+        batches = self.batcher.iterate(start_step=self.prog.step)
+        last_eval = self.prog.step
+        with _threads(self.engine, t.threads), _graceful_interrupt(self):
+            while self.prog.step < t.max_steps and not self._should_stop():
+                batch = next(batches)
+                self._train_step(batch)
+                self._show_progress(bar, batch.x.size)
+                if self.prog.step % t.eval_every == 0:
+                    self._checkpoint()
+                    last_eval = self.prog.step
+                    if self._early_stop():
+                        break
+            bar.close()
+            self._finish_session(last_eval)
+        if not self.prog.stop_reason:
+            self.prog.stop_reason = f"max_steps={t.max_steps} reached"
+        return self.summary()
+
+    def _start_session(self) -> None:
+        t = self.cfg.train
+        self._t0, self._base_seconds, self._start_step = time.perf_counter(), self.prog.seconds, self.prog.step
+        self._window, self._bad_in_row = _Window(), 0
         self._last_plot, self._plotted_step = -math.inf, None
         self.log(f"[train] {self.data.describe()} | {self.engine.name} engine, {self.cfg.model.cell.upper()} "
                  f"{self.cfg.model.num_layers}x{self.cfg.model.hidden_size}, {self.num_parameters():,} parameters")
         if self.prog.step >= t.max_steps:
             self.log(f"[train] already at step {self.prog.step} of max_steps={t.max_steps}; nothing to do")
-        window = _Window()
-        bar = _progress_bar(self.progress_bar and self.is_main, t.max_steps, self.prog.step)
-        batches = self.batcher.iterate(start_step=self.prog.step)
-        last_eval = self.prog.step
-        bad_in_row = 0
-        with _threads(self.engine, t.threads), _graceful_interrupt(self):
-            while self.prog.step < t.max_steps:
-                over_budget = bool(t.time_budget) and time.perf_counter() - self._t0 >= t.time_budget
-                if self.engine.any_rank(over_budget or self._stop):  # every process stops at the same step
-                    self.prog.stop_reason = f"time budget of {t.time_budget:g} s reached" if over_budget else "interrupted"
-                    break
-                batch = next(batches)
-                state = self.carry if batch.carry else None
-                loss, final = self.engine.forward_backward(batch.x, batch.y, state)
-                norm = self.engine.clip(t.clip, t.clip_value)
-                self.prog.step += 1
-                self.prog.tokens += batch.x.size
-                if math.isfinite(loss) and math.isfinite(norm):
-                    self.engine.optimizer_step(learning_rate(self.prog.step - 1, t))
-                    if self.ema is not None:
-                        self.ema.update(self.engine.state_dict())
-                    self.carry = final
-                    window.add(loss, batch.x.size)
-                    bad_in_row = 0
-                else:
-                    self.carry, bad_in_row = None, bad_in_row + 1
-                    self.prog.skipped += 1
-                    self._metric({"step": self.prog.step, "skipped": True, "loss": loss, "grad_norm": norm})
-                    self.log(f"[train] step {self.prog.step}: non-finite loss {loss} or gradient norm {norm}; "
-                             "step skipped, state reset")
-                    if bad_in_row >= t.max_bad_steps:
-                        raise TrainingError(
-                            f"stopped: {bad_in_row} steps in a row had a non-finite loss or gradient (last at step "
-                            f"{self.prog.step}); try a lower --lr or clipping. The last good checkpoint in {self.run} "
-                            "is intact")
-                bar.update(1)
-                bar.set_postfix(loss=f"{window.last:.3f}", ppl=f"{math.exp(min(window.last, 50)):.2f}",
-                                tok_s=f"{(self.prog.step - start_step) * batch.x.size / (time.perf_counter() - self._t0):,.0f}",
-                                refresh=False)
-                if self.prog.step % t.eval_every == 0:
-                    self._checkpoint(window)
-                    last_eval = self.prog.step
-                    if t.patience and self.prog.bad_evals >= t.patience:
-                        self.prog.stop_reason = f"early stopping: no improvement in {t.patience} evaluations"
-                        break
-            bar.close()
-            if self.prog.step == start_step > 0:  # a resumed run with nothing left to do: report, change nothing
-                with self._averaged_weights():
-                    self._last_val = self.data.score(self.engine, "val", self.cfg.train)
-            elif self.prog.step != last_eval or self.prog.step == start_step:
-                self._checkpoint(window)
-            if self.is_main and self._plotted_step != self.prog.step and (self.run / "metrics.jsonl").exists():
-                self._draw()  # the final picture
-        if not self.prog.stop_reason:
-            self.prog.stop_reason = f"max_steps={t.max_steps} reached"
-        return self.summary()
 
-    def _checkpoint(self, window: "_Window") -> None:
+    def _should_stop(self) -> bool:
+        """Whether the time budget is spent or a stop was requested (Ctrl-C), on any process: every
+        process stops at the same step."""
+        t = self.cfg.train
+        over_budget = bool(t.time_budget) and time.perf_counter() - self._t0 >= t.time_budget
+        if not self.engine.any_rank(over_budget or self._stop):
+            return False
+        self.prog.stop_reason = f"time budget of {t.time_budget:g} s reached" if over_budget else "interrupted"
+        return True
+
+    def _train_step(self, batch) -> None:
+        """One step: forward + backward -> clip -> if loss and gradient are finite, the optimizer step
+        at the scheduled learning rate (and the weight average); otherwise skip it and reset the state."""
+        t = self.cfg.train
+        loss, final = self.engine.forward_backward(batch.x, batch.y, self.carry if batch.carry else None)
+        norm = self.engine.clip(t.clip, t.clip_value)
+        self.prog.step += 1
+        self.prog.tokens += batch.x.size
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            self._skip_step(loss, norm)
+            return
+        self.engine.optimizer_step(learning_rate(self.prog.step - 1, t))
+        if self.ema is not None:
+            self.ema.update(self.engine.state_dict())
+        self.carry = final
+        self._window.add(loss, batch.x.size)
+        self._bad_in_row = 0
+
+    def _skip_step(self, loss: float, norm: float) -> None:
+        """The NaN/Inf guard: log the skipped step; stop after train.max_bad_steps in a row."""
+        self.carry, self._bad_in_row = None, self._bad_in_row + 1
+        self.prog.skipped += 1
+        self._metric({"step": self.prog.step, "skipped": True, "loss": loss, "grad_norm": norm})
+        self.log(f"[train] step {self.prog.step}: non-finite loss {loss} or gradient norm {norm}; "
+                 "step skipped, state reset")
+        if self._bad_in_row >= self.cfg.train.max_bad_steps:
+            raise TrainingError(
+                f"stopped: {self._bad_in_row} steps in a row had a non-finite loss or gradient (last at step "
+                f"{self.prog.step}); try a lower --lr or clipping. The last good checkpoint in {self.run} "
+                "is intact")
+
+    def _show_progress(self, bar, batch_tokens: int) -> None:
+        last = self._window.last
+        tok_s = (self.prog.step - self._start_step) * batch_tokens / (time.perf_counter() - self._t0)
+        bar.update(1)
+        bar.set_postfix(loss=f"{last:.3f}", ppl=f"{math.exp(min(last, 50)):.2f}", tok_s=f"{tok_s:,.0f}",
+                        refresh=False)
+
+    def _early_stop(self) -> bool:
+        patience = self.cfg.train.patience
+        if patience and self.prog.bad_evals >= patience:
+            self.prog.stop_reason = f"early stopping: no improvement in {patience} evaluations"
+            return True
+        return False
+
+    def _finish_session(self, last_eval: int) -> None:
+        """The closing evaluation and checkpoint (unless the last step had them), and the final plot."""
+        if self.prog.step == self._start_step > 0:  # a resumed run with nothing left to do: report, change nothing
+            with self._averaged_weights():
+                self._last_val = self.data.score(self.engine, "val", self.cfg.train)
+        elif self.prog.step != last_eval or self.prog.step == self._start_step:
+            self._checkpoint()
+        if self.is_main and self._plotted_step != self.prog.step and (self.run / ck.METRICS).exists():
+            self._draw()  # the final picture
+
+    def _checkpoint(self) -> None:
         """Validate, log, plot, keep the best model, and save a checkpoint."""
         with self._averaged_weights():
             val = self.data.score(self.engine, "val", self.cfg.train)
             best_weights = self.engine.state_dict() if val.loss < self.prog.best_val_loss else None
         self.prog.seconds = self._base_seconds + time.perf_counter() - self._t0  # wall time, evaluation included
         row = {"step": self.prog.step, "tokens": self.prog.tokens, "seconds": round(self.prog.seconds, 2),
-               "lr": learning_rate(max(0, self.prog.step - 1), self.cfg.train), **window.as_dict(),
+               "lr": learning_rate(max(0, self.prog.step - 1), self.cfg.train), **self._window.as_dict(),
                **val.as_dict("val")}
-        self._last_train = window.score()
-        window.reset()
+        self._last_train = self._window.score()
+        self._window.reset()
         if val.loss < self.prog.best_val_loss:
             self.prog.best_val_loss, self.prog.best_step, self.prog.bad_evals = val.loss, self.prog.step, 0
         else:
             self.prog.bad_evals += 1
         if self.is_main and self.prog.bad_evals == 0:
-            (self.run / "best").mkdir(exist_ok=True)
-            ck.save_tensors(self.run / "best" / ck.MODEL, best_weights, ck.MODEL_FORMAT,
-                            {"step": self.prog.step, "val_loss": val.loss})
+            ck.save_best_model(self.run, best_weights, self.prog.step, val.loss)
         self._metric(row)
         self.log(f"[eval] step {self.prog.step}: validation perplexity {val.perplexity:.3f} ({val.bits:.3f} "
-                 f"bits/{self.cfg.data.tokens}), training {self._last_train.perplexity:.3f}"
+                 f"bits/{self.data.unit}), training {self._last_train.perplexity:.3f}"
                  + (" | best so far" if self.prog.bad_evals == 0 else ""))
         self._last_val = val
         self.save()
@@ -255,21 +286,18 @@ class Trainer:
         self._last_plot, self._plotted_step = time.perf_counter(), self.prog.step
 
     def log(self, msg: str) -> None:
-        if getattr(self, "is_main", True):
+        if self.is_main:
             self._log(msg)
 
     def _metric(self, row: dict) -> None:
-        if not self.is_main:
-            return
-        with open(self.run / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+        if self.is_main:
+            ck.append_metrics(self.run, row)
 
     def num_parameters(self) -> int:
         return sum(v.size for v in self.engine.state_dict().values())
 
     def summary(self) -> dict:
-        val = getattr(self, "_last_val", None)
-        train = getattr(self, "_last_train", None)
+        val, train = self._last_val, self._last_train
         V = len(self.data.vocab)
         out = {"run": str(self.run), "steps": self.prog.step, "tokens": self.prog.tokens,
                "seconds": round(self.prog.seconds, 2), "stop_reason": self.prog.stop_reason, "vocab_size": V,
@@ -308,22 +336,12 @@ class _Window:
         return {} if s is None else {"train_loss": s.loss, "train_ppl": s.perplexity, "train_bpc": s.bits}
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric rows logged after the checkpoint we resume from (a crash between log and save)."""
-    if not path.exists():
-        return
-    rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    kept = [r for r in rows if json.loads(r).get("step", 0) <= step]
-    if len(kept) != len(rows):
-        ck.atomic_write(path, lambda tmp: tmp.write_text("".join(r + "\n" for r in kept), encoding="utf-8"))
-
-
 def _plot(run: Path) -> None:
     try:
         from .plots import plot_curves
     except ImportError:  # matplotlib not installed: metrics.jsonl still has everything
         return
-    plot_curves(run / "metrics.jsonl", run / "curves.png")
+    plot_curves(run / ck.METRICS, run / ck.CURVES)
 
 
 def _stderr(msg: str) -> None:

@@ -1,7 +1,9 @@
 """deeprnn export: a run's weights as a plain safetensors file with PyTorch's names.
 
     deeprnn export runs/demo lstm.safetensors            # nn.LSTM keys: weight_ih_l0, ...
-    python -c "import torch, safetensors.torch as st; m = torch.nn.LSTM(64, 256, 2); m.load_state_dict(st.load_file('lstm.safetensors'))"
+
+    import torch, safetensors.torch as st               # then, in Python:
+    m = torch.nn.LSTM(64, 256, 2); m.load_state_dict(st.load_file("lstm.safetensors"))
 """
 
 from __future__ import annotations

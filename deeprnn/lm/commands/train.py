@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..checkpoint import CURVES
+from ..config import RunConfig, merge
 from ..presets import PRESETS
 from .options import add_config_flags, build_config, flag_overrides
 
 HELP = "train a deep RNN language model, or resume a run"
 
 # Settings that may change when resuming: how long and how the run goes on, never what it is.
-RESUMABLE = {"engine", "device", "distributed", "max_steps", "time_budget", "eval_every", "patience", "threads", "eval_streams",
-             "max_bad_steps"}
+RESUMABLE = {"engine", "device", "distributed", "max_steps", "time_budget", "eval_every", "patience", "threads",
+             "eval_streams", "max_bad_steps"}
 
 
 def add_arguments(p):
@@ -27,24 +29,12 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..runs import read_config
     from ..train import Trainer
 
-    overrides = flag_overrides(args)
     if args.resume:
-        if args.preset or args.config or args.out:
-            raise ValueError("expected only run-time flags with --resume (the run keeps its config.json), "
-                             "got --preset/--config/--out")
-        fixed = sorted(f"{s}.{k}" for s, kv in overrides.items() for k in kv if s != "train" or k not in RESUMABLE)
-        if fixed:
-            raise ValueError(f"expected --resume to keep the run's model and data, got changes to {', '.join(fixed)}")
-        run_dir = Path(args.resume)
-        cfg = read_config(run_dir)
-        from ..config import merge
-
-        merge(cfg, overrides, "command line")
+        cfg, run_dir = resumed_config(args)
     else:
-        cfg = build_config(args.preset, args.config, overrides)
+        cfg = build_config(args.preset, args.config, flag_overrides(args))
         run_dir = Path(args.out or f"runs/{args.preset or 'run'}")
     trainer = Trainer(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite,
                       progress_bar=not (args.no_progress or args.json))
@@ -54,12 +44,30 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(summary), flush=True)
     else:
-        print(report(summary), flush=True)
+        print(report(summary, trainer.data.unit), flush=True)
     return 130 if summary["stop_reason"] == "interrupted" else 0
 
 
-def report(s: dict) -> str:
-    unit = "char"
+def resumed_config(args) -> tuple[RunConfig, Path]:
+    """The config saved in the --resume folder with the run-time flags (RESUMABLE) applied."""
+    from ..runs import read_config
+
+    overrides = flag_overrides(args)
+    if args.preset or args.config or args.out:
+        raise ValueError("expected only run-time flags with --resume (the run keeps its config.json), "
+                         "got --preset/--config/--out")
+    fixed = sorted(f"{s}.{k}" for s, kv in overrides.items() for k in kv if s != "train" or k not in RESUMABLE)
+    if fixed:
+        raise ValueError(f"expected --resume to keep the run's model and data, got changes to {', '.join(fixed)}")
+    run_dir = Path(args.resume)
+    cfg = read_config(run_dir)
+    merge(cfg, overrides, "command line")
+    return cfg, run_dir
+
+
+def report(s: dict, unit: str) -> str:
+    """The summary (Trainer.summary()) as the lines the command prints; ``unit`` is what a token is
+    ("char" or "word", LMData.unit)."""
     lines = [f"run: {s['run']}  ({s['steps']} steps, {s['tokens']:,} tokens, {s['seconds']:.0f} s; {s['stop_reason']})"]
     if "val_ppl" in s:
         lines.append(f"validation: perplexity {s['val_ppl']:.3f}, {s['val_bpc']:.3f} bits/{unit} over "
@@ -68,5 +76,5 @@ def report(s: dict) -> str:
                  f"(vocabulary of {s['vocab_size']})")
     if "train_ppl" in s:
         lines.append(f"training (mean since the last evaluation, in training mode): perplexity {s['train_ppl']:.3f}")
-    lines.append(f"plot: {s['run']}/curves.png   best weights: step {s['best_step']}")
+    lines.append(f"plot: {Path(s['run']) / CURVES}   best weights: step {s['best_step']}")
     return "\n".join(lines)
