@@ -19,7 +19,6 @@ import time
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 import deeprnn as dr
 
@@ -46,7 +45,7 @@ def time_pair(name, args, threads):
         out.backward(dt)
 
     torch.set_num_threads(threads)
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with dr.set_num_threads(threads):  # BLAS threads
         t_ours, t_torch = [], []
         for _ in range(args.rounds):
             for fn, acc in ((step_ours, t_ours), (step_torch, t_torch)):

@@ -2,7 +2,7 @@
 
     RUN/config.json            the RunConfig (written at the start; the run's source of truth)
     RUN/vocab.json             the vocabulary
-    RUN/model.safetensors      parameters at the last checkpoint (canonical names, see lm/engine.py)
+    RUN/model.safetensors      parameters at the last checkpoint (canonical names, see lm/engines/base.py)
     RUN/optimizer.safetensors  optimizer buffers and the carried recurrent state ("carry.h", "carry.c")
     RUN/trainer_state.json     step, counters, RNG state, and the SHA-256 of the two files above
     RUN/best/model.safetensors the parameters with the best validation loss so far

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..data import Vocab
 from . import checkpoint as ck
 from .config import RunConfig, merge
-from .engine import LMEngine, make_engine
+from .engines import LMEngine, make_engine
 
 
 @dataclass

@@ -22,7 +22,7 @@ from . import checkpoint as ck
 from .average import WeightAverage
 from .config import RunConfig
 from .data import LMData, prepare_data
-from .engine import LMEngine, make_engine
+from .engines import LMEngine, make_engine
 from .evaluate import Score, uniform
 from .schedule import learning_rate
 
