@@ -21,8 +21,9 @@ import numpy as np
 import torch
 
 import deeprnn as dr
+from deeprnn.layout import CELL_CLASSES
 
-CELLS = {"lstm": (dr.LSTM, torch.nn.LSTM), "gru": (dr.GRU, torch.nn.GRU), "rnn": (dr.RNN, torch.nn.RNN)}
+CELLS = {cell: (getattr(dr, name), getattr(torch.nn, name)) for cell, name in CELL_CLASSES.items()}  # ours, torch
 
 
 def time_pair(name, args, threads):
