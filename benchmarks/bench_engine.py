@@ -19,11 +19,11 @@ import time
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 import deeprnn as dr
+from deeprnn.layout import CELL_CLASSES
 
-CELLS = {"lstm": (dr.LSTM, torch.nn.LSTM), "gru": (dr.GRU, torch.nn.GRU), "rnn": (dr.RNN, torch.nn.RNN)}
+CELLS = {cell: (getattr(dr, name), getattr(torch.nn, name)) for cell, name in CELL_CLASSES.items()}  # ours, torch
 
 
 def time_pair(name, args, threads):
@@ -46,7 +46,7 @@ def time_pair(name, args, threads):
         out.backward(dt)
 
     torch.set_num_threads(threads)
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with dr.set_num_threads(threads):  # BLAS threads
         t_ours, t_torch = [], []
         for _ in range(args.rounds):
             for fn, acc in ((step_ours, t_ours), (step_torch, t_torch)):

@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
+from deeprnn import set_num_threads
 from deeprnn.lm.config import RunConfig
-from deeprnn.lm.engine import make_engine
+from deeprnn.lm.engines import make_engine
 
 
 def make(engine: str, cell: str, args):
@@ -53,7 +53,7 @@ def main():
     print("|---|---:|---:|---:|---:|")
     for threads in args.threads:
         torch.set_num_threads(threads)
-        with threadpool_limits(limits=threads, user_api="blas"):
+        with set_num_threads(threads):  # BLAS threads
             for cell in args.cells:
                 times = {}
                 engines = {name: make(name, cell, args) for name in ("numpy", "torch")}

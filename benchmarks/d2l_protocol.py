@@ -25,6 +25,7 @@ import torch
 
 from deeprnn.lm.config import RunConfig, merge
 from deeprnn.lm.data import prepare_data
+from deeprnn.lm.engines.base import build_rnn
 from deeprnn.lm.presets import PRESETS
 from deeprnn.lm.train import Trainer
 
@@ -79,7 +80,7 @@ def run_torch(name: str, seed: int):
     Xtr, Ytr = Xall[:cfg.data.num_train], Yall[:cfg.data.num_train]
     V = len(data.vocab)
     torch.manual_seed(seed)
-    rnn = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[m.cell](V, m.hidden_size, m.num_layers)
+    rnn = build_rnn(torch.nn, m, V)  # one-hot inputs: V wide
     head = torch.nn.Linear(m.hidden_size, V)
     params = list(rnn.parameters()) + list(head.parameters())
     opt = torch.optim.SGD(params, lr=t.lr)

@@ -91,3 +91,30 @@ def check_lengths(lengths, batch: int, steps: int) -> np.ndarray:
         bad = arr[(arr < 1) | (arr > steps)][0]
         raise ValueError(f"expected every length in [1, {steps}] (T = {steps}), got {bad}")
     return arr.astype(np.int64)
+
+
+def check_state_dict(state_dict, shapes: dict, label: str = "state_dict keys",
+                     error: type[Exception] = ValueError) -> dict[str, np.ndarray]:
+    """``state_dict`` (NumPy arrays or torch tensors) against ``shapes`` {name: shape}: the same keys,
+    each of its shape and holding numbers. Returns {name: NumPy array}, after every check has passed (a
+    caller that copies them in is never left half-loaded). A wrong key or shape raises ``error``.
+
+        expected state_dict keys ['weight_ih_l0', ...], got missing ['bias_hh_l0'] and unexpected ['bias_hh_l9']
+        expected weight_hh_l0 of shape (4, 4), got (4, 3)
+    """
+    if not isinstance(state_dict, dict):
+        raise TypeError(f"expected state_dict to be a dict, got {type(state_dict).__name__}")
+    missing = [k for k in shapes if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in shapes]
+    if missing or unexpected:
+        got = [f"{what} {keys}" for what, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
+        raise error(f"expected {label} {list(shapes)}, got {' and '.join(got)}")
+    arrays = {}
+    for k, v in state_dict.items():
+        a = np.asarray(v.detach().cpu() if hasattr(v, "detach") else v)
+        if a.shape != tuple(shapes[k]):
+            raise error(f"expected {k} of shape {fmt_shape(tuple(shapes[k]))}, got {fmt_shape(a.shape)}")
+        if a.dtype.kind not in "fiu":
+            raise TypeError(f"expected {k} to hold numbers, got dtype {a.dtype}")
+        arrays[k] = a
+    return arrays

@@ -1,8 +1,8 @@
 """A stacked RNN's arguments and PyTorch's parameter layout, shared by every implementation.
 
 The NumPy stack (numpy_engine/stack.py), the torch scratch stack (torch_engine/stack.py) and the
-language model's canonical names (lm/engine.py) all take their checks, parameter names, order and
-shapes from here, so weights move between them and torch.nn.LSTM by plain copy.
+language model's canonical names (lm/engines/base.py) all take their checks, parameter names, order,
+shapes and cell names from here, so weights move between them and torch.nn.LSTM by plain copy.
 
     weight_ih_l{k}{_reverse}   (G, I_k)   I_0 = input_size, I_k = D·P for k ≥ 1
     weight_hh_l{k}{_reverse}   (G, P)
@@ -19,6 +19,14 @@ from typing import NamedTuple
 from .checks import check_bool, check_int
 
 GATE_MULT = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}  # G / H, by torch.nn.RNNBase's mode names
+NONLINEARITIES = ("tanh", "relu")  # φ of the Elman cell
+CELL_CLASSES = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}  # a config's cell -> its class in torch.nn and both engines
+
+
+def mode_name(cell: str, nonlinearity: str = "tanh") -> str:
+    """torch.nn.RNNBase's mode name (a key of GATE_MULT) of a config's cell: "rnn" with "relu" -> "RNN_RELU"."""
+    name = CELL_CLASSES[cell]
+    return f"{name}_{nonlinearity.upper()}" if cell == "rnn" else name
 
 
 class StackSpec(NamedTuple):

@@ -16,7 +16,7 @@ from deeprnn.cli import main
 from deeprnn.data import builtin_text
 from deeprnn.lm import checkpoint as ck
 from deeprnn.lm.config import ModelConfig, RunConfig, TrainConfig, merge
-from deeprnn.lm.engine import make_engine
+from deeprnn.lm.engines import make_engine
 from deeprnn.lm import train as train_module
 from deeprnn.lm.train import Trainer
 

@@ -287,6 +287,73 @@ def test_load_state_dict_rejects_bad_dicts_without_half_loading(change):
     assert_params_equal(model, before)
 
 
+# ---- hooks for models built on a stack: initial weights, a shared generator, replaced weights -----------
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+def test_state_dict_argument_gives_the_initial_weights_without_drawing(kind):
+    sd = make_layer(kind, num_layers=2, seed=5).state_dict()
+    rng = np.random.default_rng(11)
+    before = rng.bit_generator.state
+    model = make_layer(kind, num_layers=2, seed=rng, state_dict=sd)
+    assert model.rng is rng and rng.bit_generator.state == before  # nothing drawn
+    assert_params_equal(model, sd)
+    for v in sd.values():
+        v += 1.0  # the model holds copies
+    assert not any(np.array_equal(model.params[k], sd[k]) for k in sd)
+    with pytest.raises(ValueError, match=r"expected state_dict keys .*got missing \['bias_hh_l1'\]$"):
+        make_layer(kind, num_layers=2, state_dict={k: v for k, v in sd.items() if k != "bias_hh_l1"})
+
+
+def test_a_generator_as_seed_is_shared_for_dropout():
+    rng = np.random.default_rng(3)
+    model = make_layer("gru", num_layers=2, dropout=0.5, seed=rng)
+    twin = make_layer("gru", num_layers=2, dropout=0.5, seed=3)  # the same draws from a fresh generator
+    x, _ = random_inputs(model, 4, 2, np.random.default_rng(0))
+    np.testing.assert_array_equal(model(x)[0], twin(x)[0])
+    assert rng.bit_generator.state == twin.rng.bit_generator.state  # the dropout masks came from rng
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+def test_weights_replace_parameters_for_one_forward_and_its_backward(kind):
+    """forward(weights=...) runs as a model holding those values would, leaves the parameters alone and
+    puts the gradient with respect to the replaced arrays into grads under the same names."""
+    model = make_layer(kind, num_layers=2, bidirectional=True, seed=0)
+    x, hx = random_inputs(model, 5, 2, np.random.default_rng(1))
+    before = snapshot(model)
+    rng = np.random.default_rng(2)
+    weights = {n: model.params[n] * rng.uniform(0, 2, model.params[n].shape)
+               for n in ("weight_hh_l0", "weight_hh_l1_reverse")}
+    ref = make_layer(kind, num_layers=2, bidirectional=True, seed=0)
+    ref.load_state_dict({**before, **weights})
+
+    out, h_n = model(x, hx, weights=weights)
+    model.backward(np.ones_like(out), pack(model, [np.ones_like(s) for s in as_tuple(h_n)]))
+    ref_out, ref_h_n = forward_backward(ref, x, hx)
+    with dr.no_grad():
+        assert not np.array_equal(out, model(x, hx)[0])  # without weights=, the parameters run
+    np.testing.assert_array_equal(out, ref_out)
+    for a, b in zip(as_tuple(h_n), as_tuple(ref_h_n)):
+        np.testing.assert_array_equal(a, b)
+    assert_params_equal(model, before)
+    for k in model.grads:
+        np.testing.assert_array_equal(model.grads[k], ref.grads[k], err_msg=k)
+
+
+def test_weights_are_checked():
+    model = make_layer("lstm", num_layers=2, seed=0)
+    x, _ = random_inputs(model, 3, 2, np.random.default_rng(0))
+    w = model.params["weight_hh_l0"]
+    with pytest.raises(ValueError, match=r"expected weights named among \['weight_ih_l0', .*got \['weight_hh_l7'\]"):
+        model(x, weights={"weight_hh_l7": w})
+    with pytest.raises(ValueError, match=r"expected weight_hh_l0 of shape \(12, 3\), got \(12, 2\)"):
+        model(x, weights={"weight_hh_l0": w[:, :2]})
+    with pytest.raises(TypeError, match="expected weight_hh_l0 of dtype float64"):
+        model(x, weights={"weight_hh_l0": w.astype(np.float32)})
+    with pytest.raises(TypeError, match="expected weights to be a dict"):
+        model(x, weights=[w])
+
+
 # ---- NaN ------------------------------------------------------------------------------------------
 
 

@@ -169,6 +169,9 @@ CASES = {
     "state_dict_keys": (lambda: dr.RNN(3, 4).load_state_dict(rnn_state_dict(bias_hh_l0=None, bias_hh_l9=f32(4))),
                         ValueError, "expected state_dict keys ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', "
                         "'bias_hh_l0'], got missing ['bias_hh_l0'] and unexpected ['bias_hh_l9']"),
+    "state_dict_missing": (lambda: dr.RNN(3, 4).load_state_dict(rnn_state_dict(bias_ih_l0=None)), ValueError,
+                           "expected state_dict keys ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0'], "
+                           "got missing ['bias_ih_l0']"),
     "state_dict_shape": (lambda: dr.RNN(3, 4).load_state_dict(rnn_state_dict(weight_hh_l0=f32(4, 3))), ValueError,
                          "expected weight_hh_l0 of shape (4, 4), got (4, 3)"),
     "state_dict_strings": (lambda: dr.RNN(3, 4).load_state_dict(rnn_state_dict(bias_ih_l0=np.array(["a"] * 4))),

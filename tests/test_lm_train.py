@@ -14,7 +14,7 @@ from deeprnn.lm.data import prepare_data
 from deeprnn.lm.runs import open_run
 from deeprnn.lm.schedule import learning_rate
 from deeprnn.lm.train import TrainingError
-from deeprnn.numpy_engine.lm import NumpyLM
+from deeprnn.lm.engines.numpy import NumpyLM
 from lm_helpers import (
     TINY_FLAGS, assert_one_line_error, assert_same_weights, cli, metrics, no_plots, run_trainer, tiny_config,
     weights, write_corpus,

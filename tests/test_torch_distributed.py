@@ -94,7 +94,7 @@ if _watch and _logs and "RANK" in os.environ:
 
     _fail = os.environ.get("DEEPRNN_TEST_FAIL", "").split(":")
     if _fail[0] == _rank:
-        import deeprnn.torch_engine.lm as _lm
+        import deeprnn.lm.engines.torch as _lm
 
         _real, _calls = _lm.TorchLM.forward_backward, []
 

@@ -1,11 +1,11 @@
-"""The PyTorch engine (deeprnn/torch_engine/lm.py) against the NumPy engine and plain torch.
+"""The PyTorch engine (deeprnn/lm/engines/torch.py) against the NumPy engine and plain torch.
 
 * engine and device selection, from the command line and from Python, and the errors for impossible
   combinations (no GPU, the numpy engine on a GPU or distributed);
 * a missing torch (simulated in a subprocess): an install hint for the torch engine, the core unharmed;
 * checkpoints in both directions: logits, gradients, perplexity, generation and resume (optimizer state
   included) agree whichever engine trained and whichever engine continues;
-* weights to and from plain torch.nn.LSTM/GRU/RNN (``deeprnn export`` and ``torch_engine.interop``);
+* weights to and from plain torch.nn.LSTM/GRU/RNN (``deeprnn export`` and ``deeprnn.lm.export``);
 * determinism: the same command twice, and resume equals uninterrupted with dropout on.
 
 Everything is tiny (hidden 8-16, one or two layers, batches of 4x8, a corpus of ~1,500 characters).
@@ -26,10 +26,10 @@ import deeprnn as dr
 from deeprnn.lm import checkpoint as ck
 from deeprnn.lm import runs as runs_module
 from deeprnn.lm.config import ModelConfig, TrainConfig
-from deeprnn.lm.engine import make_engine
+from deeprnn.lm.engines import make_engine
 from deeprnn.lm.runs import open_run, read_config
 from deeprnn.lm.train import Trainer
-from deeprnn.numpy_engine.lm import NumpyLM
+from deeprnn.lm.engines.numpy import NumpyLM
 from deeprnn.torch_engine import INSTALL_HINT
 from lm_helpers import (
     TINY_FLAGS, assert_one_line_error, assert_same_weights, cli, metrics, no_plots, run_trainer, stop_at,
@@ -125,7 +125,7 @@ def test_engine_flag_selects_the_engine_for_train_eval_and_generate(engine, corp
 @needs_torch
 @pytest.mark.parametrize("engine", ENGINES)
 def test_train_config_engine_selects_the_engine_in_python(engine, corpus, tmp_path):
-    from deeprnn.torch_engine.lm import TorchLM
+    from deeprnn.lm.engines.torch import TorchLM
 
     cfg = tiny_config(corpus, engine=engine, max_steps=3, eval_every=3)
     assert cfg.train.engine == engine
@@ -225,8 +225,9 @@ def test_without_torch_the_torch_engine_gives_an_install_hint(corpus, tmp_path):
     # the same hint from the Python API
     check = NO_TORCH + (
         "from deeprnn.lm.config import ModelConfig, TrainConfig\n"
-        "from deeprnn.lm.engine import make_engine\n"
-        "from deeprnn.torch_engine import INSTALL_HINT, interop\n"
+        "from deeprnn.lm.engines import make_engine\n"
+        "from deeprnn.lm import export as interop\n"
+        "from deeprnn.torch_engine import INSTALL_HINT\n"
         "for call in (lambda: make_engine(ModelConfig(hidden_size=4), TrainConfig(engine='torch'), 5),\n"
         "             lambda: interop.rnn_state_dict({})):\n"
         "    try:\n"
@@ -464,7 +465,7 @@ def test_export_loads_into_plain_torch_modules(runs, name, tmp_path, capsys):
 @needs_torch
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_interop_round_trip(runs, name):
-    from deeprnn.torch_engine import interop
+    from deeprnn.lm import export as interop
 
     run = runs[name]
     cfg = read_config(run).model
@@ -498,7 +499,7 @@ def test_interop_round_trip(runs, name):
 
 @needs_torch
 def test_interop_wrong_keys_and_shapes_are_clear_errors(runs, tmp_path, capsys):
-    from deeprnn.torch_engine import interop
+    from deeprnn.lm import export as interop
 
     run = runs["lstm_numpy"]  # LSTM 2x12, embedding 6
     params, _ = ck.load_model(run, "best")

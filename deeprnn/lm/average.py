@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import check_state_dict
 from .checkpoint import CheckpointError
 
 
@@ -25,10 +26,9 @@ class WeightAverage:
         self.n += 1
 
     def load(self, saved: dict, updates: int) -> None:
-        if sorted(saved) != sorted(self.params):
-            raise CheckpointError("expected the weight average of every parameter in the checkpoint, got "
-                                  f"{len(saved)} of {len(self.params)} (was train.ema changed?)")
-        self.params = {k: np.asarray(v, np.float64) for k, v in saved.items()}
+        shapes = {k: v.shape for k, v in self.params.items()}
+        arrays = check_state_dict(saved, shapes, "a weight average (train.ema) of parameters", error=CheckpointError)
+        self.params = {k: a.astype(np.float64) for k, a in arrays.items()}
         self.n = updates
 
     def __repr__(self) -> str:

@@ -3,7 +3,7 @@
     RUN/config.json            the RunConfig and the corpus fingerprint (written at the start; the
                                run's source of truth; see lm/runs.py)
     RUN/vocab.json             the vocabulary
-    RUN/model.safetensors      parameters at the last checkpoint (canonical names, see lm/engine.py)
+    RUN/model.safetensors      parameters at the last checkpoint (canonical names, see lm/engines/base.py)
     RUN/optimizer.safetensors  optimizer buffers, the carried recurrent state ("carry.h", "carry.c")
                                and the weight average ("ema.<name>"): see pack_optimizer
     RUN/trainer_state.json     step, counters, RNG state, and the SHA-256 of the two files above

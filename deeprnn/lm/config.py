@@ -13,6 +13,8 @@ import math
 import re
 from dataclasses import dataclass, field, fields
 
+from ..layout import CELL_CLASSES, NONLINEARITIES
+
 FORMAT = "deeprnn-run/1"  # tag written into config.json
 
 
@@ -97,8 +99,8 @@ class RunConfig:
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 
 CHOICES = {
-    "cell": ("rnn", "gru", "lstm"),
-    "nonlinearity": ("tanh", "relu"),
+    "cell": tuple(CELL_CLASSES),
+    "nonlinearity": NONLINEARITIES,
     "preprocess": ("raw", "d2l"),
     "tokens": ("char", "word"),
     "protocol": ("split", "d2l"),

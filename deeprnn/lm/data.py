@@ -10,7 +10,7 @@ import numpy as np
 from ..data import CorpusError, Vocab, d2l_windows, load_corpus, make_batcher, tokenize
 from ..data.splits import split_bounds
 from .config import DataConfig, TrainConfig
-from .engine import LMEngine
+from .engines import LMEngine
 from .evaluate import Score, evaluate_stream, evaluate_windows
 
 EVAL_CHUNK = 256  # tokens per streamed evaluation chunk; the state is carried, so any length gives the same score

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import stream_layout
-from .engine import LMEngine
+from .engines import LMEngine
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from ..data import tokenize
-from .engine import LMEngine
+from .engines import LMEngine
 
 
 def sample_next(z: np.ndarray, rng: np.random.Generator, temperature: float = 1.0, top_k: int = 0,

@@ -18,7 +18,7 @@ from ..data import CorpusError, Vocab
 from . import checkpoint as ck
 from .config import RunConfig, merge
 from .data import LMData, prepare_data
-from .engine import LMEngine, make_engine
+from .engines import LMEngine, make_engine
 
 CORPUS_SHA256 = "corpus_sha256"  # config.json: the fingerprint of the corpus the run was trained on
 

@@ -21,7 +21,7 @@ from . import checkpoint as ck
 from .average import WeightAverage
 from .config import RunConfig
 from .data import LMData, prepare_data
-from .engine import LMEngine, make_engine
+from .engines import LMEngine, make_engine
 from .evaluate import Score, uniform
 from .runs import check_corpus, read_run_config, write_config
 from .schedule import learning_rate

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import check_array, check_bool, check_choice, check_int, describe
-from ..layout import GATE_MULT
-from .elman import NONLINEARITIES, rnn_step_backward, rnn_step_forward
+from ..layout import GATE_MULT, NONLINEARITIES
+from .elman import rnn_step_backward, rnn_step_forward
 from .gru import gru_step_backward, gru_step_forward
 from .lstm import lstm_step_backward, lstm_step_forward
 from .module import Module, is_grad_enabled

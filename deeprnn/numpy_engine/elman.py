@@ -34,15 +34,13 @@ from typing import NamedTuple
 import numpy as np
 
 from ..checks import check_choice
-from ..layout import GATE_MULT
+from ..layout import GATE_MULT, NONLINEARITIES
 from .ops import linear, tanh_grad
 from .fused import select
 from .weights import (
     CellKernel, Weights, cell_grads, check_step_cache,
     check_step_grad, input_bias, linear_backward, step_weights,
 )
-
-NONLINEARITIES = ("tanh", "relu")
 
 
 def rnn_pointwise_forward(gx, h, relu: bool) -> None:

@@ -1,4 +1,5 @@
-"""What cells and stacked layers share: named parameters, gradients, state dicts, train/eval."""
+"""What cells and stacked layers share: named parameters, gradients, state dicts, train/eval, and the
+random arrays they draw (initial weights, dropout masks)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import threading
 
 import numpy as np
 
-from ..checks import check_bool, check_float_dtype, check_int, fmt_shape
+from ..checks import check_bool, check_float_dtype, check_int, check_state_dict
 
 _grad = threading.local()
 
@@ -29,6 +30,20 @@ def no_grad():
         _grad.enabled = before
 
 
+def init_uniform(rng: np.random.Generator, shapes: dict, hidden_size: int) -> dict[str, np.ndarray]:
+    """PyTorch's default initialisation of recurrent layers and cells: every array from U(-k, k) with
+    k = 1/√H, drawn from ``rng`` in the order of ``shapes`` {name: shape}. Float64."""
+    k = 1.0 / math.sqrt(hidden_size)
+    return {name: rng.uniform(-k, k, size=shape) for name, shape in shapes.items()}
+
+
+def dropout_mask(rng: np.random.Generator, shape: tuple, p: float, dtype: np.dtype) -> np.ndarray:
+    """Inverted dropout's mask of ``shape`` and ``dtype``: 0 with probability p, else 1/(1-p), so that
+    x ⊙ mask keeps the expectation of x (all zeros when p = 1)."""
+    keep = rng.random(shape, dtype=dtype) >= p
+    return keep * dtype.type(0.0 if p == 1 else 1.0 / (1.0 - p))
+
+
 class Module:
     """Parameters live in ``self.params`` (name -> array, in PyTorch's order) and their gradients,
     which ``backward`` accumulates, in ``self.grads`` (same names and shapes)."""
@@ -36,18 +51,22 @@ class Module:
     def __init__(self, hidden_size, dtype, seed):
         self.hidden_size = check_int("hidden_size", hidden_size, minimum=1)
         self.dtype = check_float_dtype("dtype", dtype)
-        if seed is not None:
+        if seed is not None and not isinstance(seed, np.random.Generator):
             check_int("seed", seed, minimum=0)
-        self.rng = np.random.default_rng(seed)  # initialisation, then dropout masks
+        self.rng = np.random.default_rng(seed)  # initialisation, then dropout masks (a Generator is used as is)
         self.training = True
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
 
-    def _init_params(self, shapes: dict) -> None:
-        """Every parameter from U(-1/√H, 1/√H), drawn in PyTorch's parameter order."""
-        k = 1.0 / math.sqrt(self.hidden_size)
+    def _init_params(self, shapes: dict, state_dict: dict | None = None) -> None:
+        """Every parameter from ``state_dict`` (checked as load_state_dict checks it) or, when None, from
+        U(-1/√H, 1/√H) drawn in PyTorch's parameter order; every gradient zero."""
+        if state_dict is None:
+            values = init_uniform(self.rng, shapes, self.hidden_size)
+        else:
+            values = check_state_dict(state_dict, shapes)
         for name, shape in shapes.items():
-            self.params[name] = self.rng.uniform(-k, k, size=shape).astype(self.dtype)
+            self.params[name] = values[name].astype(self.dtype)
             self.grads[name] = np.zeros(shape, self.dtype)
 
     def train(self, mode: bool = True):
@@ -71,22 +90,7 @@ class Module:
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Copy values in place (arrays or torch tensors), after checking every key and shape."""
-        if not isinstance(state_dict, dict):
-            raise TypeError(f"expected state_dict to be a dict, got {type(state_dict).__name__}")
-        missing = [k for k in self.params if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in self.params]
-        if missing or unexpected:
-            raise ValueError(
-                f"expected state_dict keys {list(self.params)}, got missing {missing} and unexpected {unexpected}"
-            )
-        arrays = {}
-        for k, v in state_dict.items():
-            a = np.asarray(v.detach().cpu() if hasattr(v, "detach") else v)
-            if a.shape != self.params[k].shape:
-                raise ValueError(f"expected {k} of shape {fmt_shape(self.params[k].shape)}, got {fmt_shape(a.shape)}")
-            if a.dtype.kind not in "fiu":
-                raise TypeError(f"expected {k} to hold numbers, got dtype {a.dtype}")
-            arrays[k] = a
+        arrays = check_state_dict(state_dict, {k: v.shape for k, v in self.params.items()})
         for k, a in arrays.items():  # only after every check passed: never half-loaded
             np.copyto(self.params[k], a, casting="unsafe")
 

@@ -41,20 +41,30 @@ class Optimizer:
         return out
 
     def load_state_dict(self, sd: dict) -> None:
-        if "step" not in sd:
-            raise ValueError(f"expected optimizer state with a 'step' entry, got keys {sorted(sd)[:5]}")
-        state = {b: {} for b in self.buffers}
-        for key, a in sd.items():
-            if key == "step":
-                continue
-            b, _, name = key.partition(".")
-            if b not in state or name not in self.params:
-                raise ValueError(f"expected optimizer keys '<buffer>.<parameter>' with buffer in {self.buffers}, "
-                                 f"got {key!r}")
-            if a.shape != self.params[name].shape:
-                raise ValueError(f"expected {key} of shape {fmt_shape(self.params[name].shape)}, got {fmt_shape(a.shape)}")
-            state[b][name] = np.array(a, dtype=self.params[name].dtype)
-        self.t, self.state = int(np.asarray(sd["step"]).ravel()[0]), state
+        step, state = parse_state_dict(sd, self.buffers, {n: p.shape for n, p in self.params.items()})
+        self.t = step
+        self.state = {b: {n: np.array(a, dtype=self.params[n].dtype) for n, a in per_param.items()}
+                      for b, per_param in state.items()}
+
+
+def parse_state_dict(sd: dict, buffers: tuple, shapes: dict) -> tuple[int, dict]:
+    """An optimizer state as saved by either engine, {"step": (1,), "<buffer>.<parameter>": array},
+    checked against the buffer names and the parameters' shapes {name: shape}.
+    Returns (step, {buffer: {parameter: array}}), with every buffer of ``buffers`` a key."""
+    if "step" not in sd:
+        raise ValueError(f"expected optimizer state with a 'step' entry, got keys {sorted(sd)[:5]}")
+    state = {b: {} for b in buffers}
+    for key, a in sd.items():
+        if key == "step":
+            continue
+        b, _, name = key.partition(".")
+        if b not in state or name not in shapes:
+            raise ValueError(f"expected optimizer keys '<buffer>.<parameter>' with buffer in {tuple(buffers)}, "
+                             f"got {key!r}")
+        if np.shape(a) != tuple(shapes[name]):
+            raise ValueError(f"expected {key} of shape {fmt_shape(tuple(shapes[name]))}, got {fmt_shape(np.shape(a))}")
+        state[b][name] = np.asarray(a)
+    return int(np.asarray(sd["step"]).ravel()[0]), state
 
 
 class SGD(Optimizer):

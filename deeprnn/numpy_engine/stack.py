@@ -6,6 +6,11 @@
 Layer l reads the output of layer l-1 (after dropout, in training mode only, for l >= 1). A
 bidirectional layer runs a second recurrence over the reversed sequence (each sequence reversed within
 its own length) and concatenates both outputs: (T, B, D·P). States are indexed layer * D + direction.
+
+Beyond torch.nn's arguments: ``dtype``; ``seed`` (an int, or a numpy Generator that initialisation and
+dropout draw from); ``state_dict``, initial parameters instead of U(-1/√H, 1/√H) draws; and
+``forward(..., weights={name: array})``, which runs one forward (and its backward) with some parameters
+replaced, e.g. DropConnect's W_hh ⊙ M, while the gradients still go to ``grads`` under the same names.
 """
 
 from __future__ import annotations
@@ -13,11 +18,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import check_array, check_choice, check_lengths, describe
-from ..layout import check_stack_args, param_names, param_shapes
-from .elman import NONLINEARITIES, RNN_RELU_KERNEL, RNN_TANH_KERNEL
+from ..layout import NONLINEARITIES, check_stack_args, param_names, param_shapes
+from .elman import RNN_RELU_KERNEL, RNN_TANH_KERNEL
 from .gru import GRU_KERNEL
 from .lstm import LSTM_KERNEL
-from .module import Module, is_grad_enabled
+from .module import Module, dropout_mask, is_grad_enabled
 from .recurrence import recurrence_backward, recurrence_forward
 from .weights import Weights
 
@@ -26,7 +31,7 @@ class RNNBase(Module):
     """Shared by RNN, GRU and LSTM: parameters, the layer and direction loops, dropout, checks."""
 
     def __init__(self, kernel, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, dtype=np.float32, seed=None):
+                 dropout=0.0, bidirectional=False, proj_size=0, dtype=np.float32, seed=None, state_dict=None):
         spec = check_stack_args(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                                 proj_size)
         super().__init__(hidden_size, dtype, seed)
@@ -34,11 +39,11 @@ class RNNBase(Module):
         self.input_size, self.num_layers, self.bias = spec.input_size, spec.num_layers, spec.bias
         self.batch_first, self.dropout, self.bidirectional = spec.batch_first, spec.dropout, spec.bidirectional
         self.proj_size, self.num_directions, self.output_size = spec.proj_size, spec.num_directions, spec.output_size
-        self._init_params(param_shapes(spec, kernel.gate_mult))
+        self._init_params(param_shapes(spec, kernel.gate_mult), state_dict)
         self._cache = None
 
-    def _weights(self, layer: int, direction: int) -> Weights:
-        p = [self.params[n] for n in param_names(self.spec, layer, direction)]
+    def _weights(self, layer: int, direction: int, replaced: dict) -> Weights:
+        p = [replaced.get(n, self.params[n]) for n in param_names(self.spec, layer, direction)]
         b = (p[2], p[3]) if self.bias else (None, None)
         return Weights(p[0], p[1], *b, p[-1] if self.proj_size else None)
 
@@ -78,16 +83,19 @@ class RNNBase(Module):
 
     # ---- forward and backward ---------------------------------------------------------------------
 
-    def __call__(self, x, hx=None, lengths=None):
-        return self.forward(x, hx, lengths)
+    def __call__(self, x, hx=None, lengths=None, weights=None):
+        return self.forward(x, hx, lengths, weights)
 
-    def forward(self, x, hx=None, lengths=None):
+    def forward(self, x, hx=None, lengths=None, weights=None):
         """x (T, B, I), or (B, T, I) with batch_first, or (T, I) unbatched.
         hx: h0 (L·D, B, P), or (h0, c0) for LSTM; None means zeros.
         lengths: optional (B,) valid length of each sequence (the rest is padding).
+        weights: optional {name: array} used instead of those parameters in this forward and its
+        backward, which still accumulates into ``grads[name]`` (the gradient with respect to the array).
         Returns (output (T, B, D·P), h_n) or, for LSTM, (output, (h_n, c_n))."""
         I = self.input_size
         check_array("x", x, self.dtype, ("B", "T", I) if self.batch_first else ("T", "B", I), ("T", I))
+        replaced = self._check_weights(weights)
         unbatched = x.ndim == 2
         if unbatched:
             x = x[:, None, :]  # (T, 1, I)
@@ -110,16 +118,14 @@ class RNNBase(Module):
             for d in range(self.num_directions):
                 s0 = tuple(s[layer * self.num_directions + d] for s in state0)
                 xin = inp if d == 0 else _reverse(inp, rev)
-                out, fin, cache = recurrence_forward(self.kernel, xin, s0, self._weights(layer, d), mask)
+                out, fin, cache = recurrence_forward(self.kernel, xin, s0, self._weights(layer, d, replaced), mask)
                 outs.append(out if d == 0 else _reverse(out, rev))
                 caches.append(cache)
                 finals.append(fin)
             out = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)  # (T, B, D·P)
             drop = None
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
-                keep = self.rng.random(out.shape, dtype=self.dtype) >= self.dropout
-                scale = 0.0 if self.dropout == 1 else 1.0 / (1.0 - self.dropout)  # inverted dropout
-                drop = keep.astype(self.dtype) * self.dtype.type(scale)  # (T, B, D·P)
+                drop = dropout_mask(self.rng, out.shape, self.dropout, self.dtype)  # (T, B, D·P) inverted dropout
                 out = out * drop
             layers.append((caches, drop))
             inp = out
@@ -130,6 +136,19 @@ class RNNBase(Module):
         elif self.batch_first:
             inp = inp.transpose(1, 0, 2)  # (B, T, D·P)
         return inp, self._pack_state(final, unbatched)
+
+    def _check_weights(self, weights) -> dict:
+        """The replacement parameters of one forward: known names, each of its parameter's shape and dtype."""
+        if weights is None:
+            return {}
+        if not isinstance(weights, dict):
+            raise TypeError(f"expected weights to be a dict {{name: array}}, got {type(weights).__name__}")
+        unknown = [k for k in weights if k not in self.params]
+        if unknown:
+            raise ValueError(f"expected weights named among {list(self.params)}, got {unknown}")
+        for k, w in weights.items():
+            check_array(k, w, self.dtype, self.params[k].shape)
+        return weights
 
     def backward(self, d_out, dhx=None):
         """BPTT through the last forward. d_out has the output's shape; dhx (optional) the final
@@ -193,14 +212,14 @@ def _reverse(a, rev):
 
 class RNN(RNNBase):
     """Elman RNN: h_t = φ(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh), φ = tanh or relu.
-    Arguments and defaults follow torch.nn.RNN (plus dtype and seed)."""
+    Arguments and defaults follow torch.nn.RNN (plus dtype, seed and state_dict: see the module docstring)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, state_dict=None):
         self.nonlinearity = check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
         kernel = RNN_TANH_KERNEL if nonlinearity == "tanh" else RNN_RELU_KERNEL
         super().__init__(kernel, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, dtype, seed)
+                         bidirectional, 0, dtype, seed, state_dict)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -211,9 +230,9 @@ class GRU(RNNBase):
     """GRU with PyTorch's gate order r, z, n (equations in gru.py). Arguments follow torch.nn.GRU."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=np.float32, seed=None):
+                 bidirectional=False, dtype=np.float32, seed=None, state_dict=None):
         super().__init__(GRU_KERNEL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, dtype, seed)
+                         bidirectional, 0, dtype, seed, state_dict)
 
 
 class LSTM(RNNBase):
@@ -221,6 +240,6 @@ class LSTM(RNNBase):
     Arguments follow torch.nn.LSTM."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, proj_size=0, dtype=np.float32, seed=None):
+                 bidirectional=False, proj_size=0, dtype=np.float32, seed=None, state_dict=None):
         super().__init__(LSTM_KERNEL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, dtype, seed)
+                         bidirectional, proj_size, dtype, seed, state_dict)

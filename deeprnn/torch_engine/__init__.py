@@ -1,11 +1,12 @@
-"""The PyTorch engine: the same models, config, training loop and checkpoints on torch.
+"""The PyTorch engine: the same layers as deeprnn/numpy_engine, written with torch ops.
 
-* ``lm.py``: ``TorchLM``, the language model on torch's fused ``nn.LSTM/GRU/RNN`` (oneDNN on CPU,
-  cuDNN on GPU), with torch.optim and DistributedDataParallel;
 * ``elman.py``, ``gru.py``, ``lstm.py``, ``recurrence.py``, ``stack.py``, ``cells.py``: readable scratch
   modules mirroring ``deeprnn/numpy_engine`` file for file (autograd does the backward pass);
-* ``distributed.py``: process groups under ``torchrun`` (gloo on CPU, NCCL on GPU);
-* ``interop.py``: weights to and from a plain ``torch.nn.LSTM/GRU/RNN`` state_dict.
+* ``distributed.py``: process groups under ``torchrun`` (gloo on CPU, NCCL on GPU).
+
+The language model on torch's fused ``nn.LSTM/GRU/RNN`` kernels (``TorchLM``) lives above the engines, in
+``deeprnn/lm/engines/torch.py``, and the export of a run to plain ``torch.nn`` modules in
+``deeprnn/lm/export.py``. Like the NumPy engine, this package imports nothing above it.
 
 torch is an optional extra (``pip install deeprnn[torch]``); nothing here is imported by the core.
 """

@@ -10,14 +10,13 @@ all from U(-1/√H, 1/√H)), so ``load_state_dict`` works both ways with torch.
 
 from __future__ import annotations
 
-import math
-
 from ..checks import check_bool, check_choice, check_int, describe
+from ..layout import NONLINEARITIES
 from . import require_torch
-from .elman import NONLINEARITIES, rnn_step
+from .elman import rnn_step
 from .gru import gru_step
 from .lstm import lstm_step
-from .stack import check_tensor
+from .stack import check_tensor, init_uniform
 
 torch = require_torch()
 nn = torch.nn
@@ -46,9 +45,7 @@ class _Cell(nn.Module):
 
     def reset_parameters(self) -> None:
         """Every parameter from U(-1/√H, 1/√H), as in torch.nn."""
-        k = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -k, k)
+        init_uniform(self)
 
     def _states(self, hx, x, unbatched: bool) -> tuple:
         """None (zeros), h, or (h, c) -> tuple of (B, H) tensors."""

@@ -21,10 +21,6 @@ class World:
     size: int = 1
     local_rank: int = 0
 
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
     def columns(self, batch: int) -> slice:
         """This rank's streams among ``batch`` (which must divide evenly)."""
         if batch % self.size:
@@ -33,14 +29,21 @@ class World:
         return slice(self.rank * per, (self.rank + 1) * per)
 
 
+TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")  # what torchrun sets
+
+
+def missing_environment() -> list[str]:
+    """The variables of TORCHRUN_ENV that are not set: all of them in a process not started by torchrun."""
+    return [v for v in TORCHRUN_ENV if v not in os.environ]
+
+
 def init(device_kind: str) -> World:
     """Join the process group that torchrun describes in the environment."""
     import torch.distributed as dist
 
-    missing = [v for v in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT") if v not in os.environ]
+    missing = missing_environment()
     if missing:
-        raise ValueError(f"expected --distributed under torchrun (environment {', '.join(missing)}), got a plain "
-                         "process; launch with: torchrun --nproc_per_node=N -m deeprnn train --engine torch --distributed ...")
+        raise ValueError(f"expected the environment torchrun sets ({', '.join(missing)}), got a plain process")
     world = World(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]))
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device_kind == "cuda" else "gloo")

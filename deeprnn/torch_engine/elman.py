@@ -17,11 +17,10 @@ Two levels, as in the NumPy engine:
 from __future__ import annotations
 
 from ..checks import check_choice
+from ..layout import NONLINEARITIES
 from . import require_torch
 
 torch = require_torch()
-
-NONLINEARITIES = ("tanh", "relu")
 
 
 def rnn_core(gx, h, w_hh, b_hh=None, nonlinearity: str = "tanh"):

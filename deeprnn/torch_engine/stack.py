@@ -19,9 +19,8 @@ import math
 import numpy as np
 
 from ..checks import check_choice, check_lengths, check_shape, describe
-from ..layout import check_stack_args, param_shapes
+from ..layout import NONLINEARITIES, check_stack_args, mode_name, param_shapes
 from . import require_torch
-from .elman import NONLINEARITIES
 from .recurrence import GATE_MULT, MODES, Weights, recurrence
 
 torch = require_torch()
@@ -40,6 +39,15 @@ def check_tensor(name: str, x, dtype, shape: tuple, alt_shape: tuple | None = No
         raise TypeError(f"expected {name} of dtype {dtype} (the model's dtype), got {x.dtype}")
     check_shape(name, tuple(x.shape), shape, alt_shape)
     return x
+
+
+def init_uniform(module: "nn.Module") -> None:
+    """torch.nn's default initialisation of recurrent layers and cells: every parameter from U(-k, k)
+    with k = 1/√H (H = module.hidden_size), drawn from torch's generator. The mirror of
+    ``numpy_engine.module.init_uniform``."""
+    k = 1.0 / math.sqrt(module.hidden_size)
+    for p in module.parameters():
+        nn.init.uniform_(p, -k, k)
 
 
 class RNNBase(nn.Module):
@@ -61,9 +69,7 @@ class RNNBase(nn.Module):
 
     def reset_parameters(self) -> None:
         """Every parameter from U(-1/√H, 1/√H), as in torch.nn."""
-        k = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -k, k)
+        init_uniform(self)
 
     def _weights(self, layer: int, direction: int) -> Weights:
         sfx = _suffix(layer, direction)
@@ -157,7 +163,7 @@ class RNN(RNNBase):
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
         check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
-        super().__init__("RNN_" + nonlinearity.upper(), input_size, hidden_size, num_layers, bias,
+        super().__init__(mode_name("rnn", nonlinearity), input_size, hidden_size, num_layers, bias,
                          batch_first, dropout, bidirectional, 0, device, dtype)
         self.nonlinearity = nonlinearity
 

@@ -22,16 +22,18 @@ def add_arguments(p):
 def run(args) -> int:
     from safetensors.numpy import save_file
 
+    from ...layout import CELL_CLASSES
     from ..checkpoint import atomic_write, load_model
+    from ..engines.base import rnn_params
     from ..runs import read_config
 
     cfg = read_config(args.run)
     tensors, meta = load_model(args.run, "last" if args.last else "best")
     if not args.all:
-        tensors = {k[4:]: v for k, v in tensors.items() if k.startswith("rnn.")}
+        tensors = rnn_params(tensors)
     info = {"cell": cfg.model.cell, "num_layers": str(cfg.model.num_layers), "hidden_size": str(cfg.model.hidden_size)}
     atomic_write(args.out, lambda tmp: save_file(tensors, str(tmp), metadata=info))
-    kind = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}[cfg.model.cell]
+    kind = CELL_CLASSES[cfg.model.cell]
     print(f"wrote {args.out}: {len(tensors)} tensors ({'whole model' if args.all else f'torch.nn.{kind} state_dict'}, "
           f"{meta.get('which', 'best')} weights)")
     return 0

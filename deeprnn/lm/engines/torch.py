@@ -1,7 +1,8 @@
-"""The language model on the PyTorch engine: the same model as numpy_engine/lm.py, on torch's fused
-``nn.LSTM/GRU/RNN`` kernels, with torch.optim and, under torchrun, DistributedDataParallel.
+"""The language model on the PyTorch engine: the same model as engines/numpy.py, on torch's fused
+``nn.LSTM/GRU/RNN`` kernels, with torch.optim and, under torchrun, DistributedDataParallel
+(process groups: deeprnn/torch_engine/distributed.py).
 
-Parameter and optimizer-buffer names are the canonical ones of lm/engine.py, so a checkpoint from
+Parameter and optimizer-buffer names are the canonical ones of engines/base.py, so a checkpoint from
 either engine loads in the other (tests/test_torch_engine.py checks logits, perplexity and resume).
 
 Determinism: the dropout RNG is seeded with (seed, rank) and saved in checkpoints; on CUDA, cuDNN runs
@@ -14,8 +15,11 @@ import base64
 
 import numpy as np
 
-from ..lm.engine import LMEngine
-from . import distributed, require_torch
+from ...checks import check_state_dict
+from ...errors import ConfigError
+from ...numpy_engine.optim import parse_state_dict
+from ...torch_engine import distributed, require_torch
+from .base import LMEngine, build_rnn, param_shapes
 
 torch = require_torch()
 nn, F = torch.nn, torch.nn.functional
@@ -28,23 +32,29 @@ def resolve_device(name: str) -> "torch.device":
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("expected a CUDA GPU for --device cuda, got none (torch.cuda.is_available() is False); "
-                         "use --device cpu or --device auto")
+        raise ConfigError("expected a CUDA GPU for --device cuda, got none (torch.cuda.is_available() is False); "
+                          "use --device cpu or --device auto")
     return torch.device(name)
 
 
+def _join(device_kind: str) -> "distributed.World":
+    """This process's place in the torchrun job (--distributed)."""
+    missing = distributed.missing_environment()
+    if missing:
+        raise ConfigError(f"expected --distributed under torchrun (environment {', '.join(missing)}), got a plain "
+                          "process; launch with: torchrun --nproc_per_node=N -m deeprnn train --engine torch --distributed ...")
+    return distributed.init(device_kind)
+
+
 class LMModule(nn.Module):
-    """embedding (or one-hot) -> nn.LSTM/GRU/RNN -> dropout -> linear head; names as lm/engine.py."""
+    """embedding (or one-hot) -> nn.LSTM/GRU/RNN -> dropout -> linear head; names as engines/base.py."""
 
     def __init__(self, model, vocab_size: int):
         super().__init__()
         self.V, self.one_hot = vocab_size, not model.embedding_dim
         if model.embedding_dim:
             self.embedding = nn.Embedding(vocab_size, model.embedding_dim)
-        cls = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[model.cell]
-        kwargs = {"nonlinearity": model.nonlinearity} if model.cell == "rnn" else {}
-        self.rnn = cls(model.embedding_dim or vocab_size, model.hidden_size, num_layers=model.num_layers,
-                       dropout=model.dropout, **kwargs)
+        self.rnn = build_rnn(nn, model, model.embedding_dim or vocab_size, dropout=model.dropout)
         self.drop_in = nn.Dropout(model.input_dropout)
         self.drop = nn.Dropout(model.output_dropout)
         self.head = nn.Linear(model.hidden_size, vocab_size)
@@ -66,18 +76,23 @@ class LMModule(nn.Module):
 class TorchLM(LMEngine):
     name = "torch"
 
-    def __init__(self, model, train, vocab_size: int):
+    def __init__(self, model, train, vocab_size: int, params: dict):
+        """``params``: the initial parameters under canonical names (every key and shape checked)."""
         self.cfg, self.V = model, vocab_size
         self.device = resolve_device(train.device)
-        self.world = distributed.init(self.device.type) if train.distributed else distributed.World()
+        initial = check_state_dict(params, param_shapes(model, vocab_size), "parameters")
+        self.world = _join(self.device.type) if train.distributed else distributed.World()
         if self.device.type == "cuda" and train.distributed:
             self.device = torch.device("cuda", self.world.local_rank)
             torch.cuda.set_device(self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         torch.manual_seed(train.seed * 1000 + self.world.rank)  # dropout masks
-        self.module = LMModule(model, vocab_size).to(self.device, _DTYPES[train.dtype])
-        self.net = self.module
+        with torch.device("meta"):  # no draws: the weights come from ``params``, once
+            module = LMModule(model, vocab_size)
+        self.module = module.to_empty(device=self.device).to(_DTYPES[train.dtype])
+        self.load_state_dict(initial)
+        self.net = self.module  # wrapped after loading: DDP starts every rank from rank 0's weights
         if self.world.size > 1:
             self.net = nn.parallel.DistributedDataParallel(self.module)
         params = list(self.module.parameters())
@@ -98,14 +113,10 @@ class TorchLM(LMEngine):
 
     def load_state_dict(self, sd):
         own = self.module.state_dict()
-        if sorted(sd) != sorted(own):
-            raise ValueError(f"expected parameters {sorted(own)}, got {sorted(sd)}")
-        for k, v in sd.items():
-            if tuple(np.shape(v)) != tuple(own[k].shape):
-                raise ValueError(f"expected {k} of shape {tuple(own[k].shape)}, got {tuple(np.shape(v))}")
+        arrays = check_state_dict(sd, {k: tuple(v.shape) for k, v in own.items()}, "parameters")
         with torch.no_grad():
-            for k, v in sd.items():
-                own[k].copy_(torch.as_tensor(np.asarray(v)))
+            for k, a in arrays.items():
+                own[k].copy_(torch.as_tensor(a))
 
     # -- training ----------------------------------------------------------------------------------
     def _tensor(self, a: np.ndarray):
@@ -162,19 +173,11 @@ class TorchLM(LMEngine):
 
     def load_optimizer_state_dict(self, sd):
         params = dict(self.module.named_parameters())
+        self.t, buffers = parse_state_dict(sd, _BUFFERS, {n: tuple(p.shape) for n, p in params.items()})
         state: dict = {}
-        for key, a in sd.items():
-            if key == "step":
-                continue
-            b, _, name = key.partition(".")
-            if b not in _BUFFERS or name not in params:
-                raise ValueError(f"expected optimizer keys '<buffer>.<parameter>' with buffer in {_BUFFERS}, got {key!r}")
-            if tuple(a.shape) != tuple(params[name].shape):
-                raise ValueError(f"expected {key} of shape {tuple(params[name].shape)}, got {tuple(a.shape)}")
-            state.setdefault(params[name], {})[b] = torch.as_tensor(np.asarray(a)).to(params[name])
-        if "step" not in sd:
-            raise ValueError(f"expected optimizer state with a 'step' entry, got keys {sorted(sd)[:5]}")
-        self.t = int(np.asarray(sd["step"]).ravel()[0])
+        for b, per_param in buffers.items():
+            for name, a in per_param.items():
+                state.setdefault(params[name], {})[b] = torch.as_tensor(a).to(params[name])
         self.opt.state.clear()
         for p, s in state.items():
             if "exp_avg" in s:

@@ -1,9 +1,10 @@
 """The language model on the NumPy engine: embedding (or one-hot) -> deep RNN -> linear head.
 
     e_t = E[x_t] ⊙ mask / (1 - p)   (T, B, E)   or one-hot (T, B, V) when embedding_dim = 0; input dropout
-    h_t = RNN(e_t, state)           (T, B, H)   the stack from stack.py (dropout between layers)
+    h_t = RNN(e_t, state)           (T, B, H)   numpy_engine/stack.py (dropout between layers)
     ĥ_t = h_t ⊙ mask / (1 - p)      output dropout, training only
-    (with weight_drop q, training uses W_hh ⊙ M / (1 - q) in every layer, M ~ Bernoulli(1 - q) per batch)
+    (with weight_drop q, training uses W_hh ⊙ M / (1 - q) in every layer, M ~ Bernoulli(1 - q) per batch,
+    through the stack's ``weights=`` hook; dL/dW_hh = dL/d(W_hh ⊙ M') ⊙ M' with M' = M / (1 - q))
     z_t = ĥ_t W_outᵀ + b_out        (T, B, V)   logits
     L   = mean_t,b  -log softmax(z_t)[y_t]
 """
@@ -12,12 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..lm.engine import LMEngine
-from .module import no_grad
-from .optim import make_optimizer
-from .stack import GRU, LSTM, RNN
-
-_STACKS = {"rnn": RNN, "gru": GRU, "lstm": LSTM}
+from ... import numpy_engine
+from ...checks import check_state_dict
+from ...numpy_engine.module import dropout_mask, no_grad
+from ...numpy_engine.optim import make_optimizer
+from .base import RNN_PREFIX, LMEngine, build_rnn, param_shapes, rnn_params
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -40,24 +40,20 @@ def cross_entropy(z: np.ndarray, y: np.ndarray):
 class NumpyLM(LMEngine):
     name = "numpy"
 
-    def __init__(self, model, train, vocab_size: int):
+    def __init__(self, model, train, vocab_size: int, params: dict):
+        """``params``: the initial parameters under canonical names (every key and shape checked)."""
         self.cfg, self.V = model, vocab_size
         self.dtype = np.dtype(train.dtype)
-        self.rng = np.random.default_rng([train.seed, 0xD0])  # dropout (both kinds)
-        I = model.embedding_dim or vocab_size
-        kwargs = {"nonlinearity": model.nonlinearity} if model.cell == "rnn" else {}
-        self.rnn = _STACKS[model.cell](I, model.hidden_size, num_layers=model.num_layers, dropout=model.dropout,
-                                       dtype=self.dtype, **kwargs)
-        self.rnn.rng = self.rng
-        H = model.hidden_size
+        self.rng = np.random.default_rng([train.seed, 0xD0])  # dropout (all kinds)
+        shapes = param_shapes(model, vocab_size)
+        initial = check_state_dict(params, shapes, "parameters")
+        self.rnn = build_rnn(numpy_engine, model, model.embedding_dim or vocab_size, dropout=model.dropout,
+                             dtype=self.dtype, seed=self.rng, state_dict=rnn_params(initial))
         # Every array lives once: self.params shares the stack's arrays, so updates reach it.
-        self.params = {}
-        if model.embedding_dim:
-            self.params["embedding.weight"] = np.zeros((vocab_size, model.embedding_dim), self.dtype)  # (V, E)
-        self.params.update({f"rnn.{k}": v for k, v in self.rnn.params.items()})
-        self.params["head.weight"] = np.zeros((vocab_size, H), self.dtype)  # (V, H)
-        self.params["head.bias"] = np.zeros(vocab_size, self.dtype)  # (V,)
-        self.grads = {k: (self.rnn.grads[k[4:]] if k.startswith("rnn.") else np.zeros_like(v))
+        # embedding.weight (V, E), rnn.* (the stack's), head.weight (V, H), head.bias (V,)
+        self.params = {k: self.rnn.params[k[len(RNN_PREFIX):]] if k.startswith(RNN_PREFIX)
+                       else initial[k].astype(self.dtype) for k in shapes}
+        self.grads = {k: (self.rnn.grads[k[len(RNN_PREFIX):]] if k.startswith(RNN_PREFIX) else np.zeros_like(v))
                       for k, v in self.params.items()}
         self.opt = make_optimizer(train.optimizer, self.params, self.grads, train.momentum, train.betas, train.eps,
                                   train.weight_decay)
@@ -67,17 +63,9 @@ class NumpyLM(LMEngine):
         return {k: v.copy() for k, v in self.params.items()}
 
     def load_state_dict(self, sd):
-        rnn = {k[4:]: v for k, v in sd.items() if k.startswith("rnn.")}
-        other = {k: v for k, v in sd.items() if not k.startswith("rnn.")}
-        expected = [k for k in self.params if not k.startswith("rnn.")]
-        if sorted(other) != sorted(expected):
-            raise ValueError(f"expected parameters {expected} besides rnn.*, got {sorted(other)}")
-        for k, v in other.items():
-            if np.shape(v) != self.params[k].shape:
-                raise ValueError(f"expected {k} of shape {self.params[k].shape}, got {np.shape(v)}")
-        self.rnn.load_state_dict(rnn)  # checks its own keys and shapes
-        for k, v in other.items():
-            np.copyto(self.params[k], v, casting="unsafe")
+        arrays = check_state_dict(sd, {k: v.shape for k, v in self.params.items()}, "parameters")
+        for k, a in arrays.items():  # the rnn.* arrays are the stack's own
+            np.copyto(self.params[k], a, casting="unsafe")
 
     # -- forward pieces ----------------------------------------------------------------------------
     def _embed(self, x):
@@ -89,14 +77,15 @@ class NumpyLM(LMEngine):
         """Inverted dropout: (a ⊙ mask, mask) with mask ∈ {0, 1/(1-p)} in training, else (a, None)."""
         if not training or p == 0:
             return a, None
-        mask = (self.rng.random(a.shape, dtype=self.dtype) >= p) * self.dtype.type(1 / (1 - p))
+        mask = dropout_mask(self.rng, a.shape, p, self.dtype)
         return a * mask, mask
 
-    def _head(self, x, state, training: bool):
-        """Shared forward: (logits (T·B, V), rnn output (T·B, H), dropout masks (input, output), final state)."""
+    def _head(self, x, state, training: bool, weights=None):
+        """Shared forward: (logits (T·B, V), rnn output (T·B, H), dropout masks (input, output), final state).
+        ``weights`` replace some of the stack's parameters in this forward (DropConnect)."""
         e, in_mask = self._dropout(self._embed(x), self.cfg.input_dropout, training)  # (T, B, E|V)
         self.rnn.train(training)
-        out, final = self.rnn(e, state)  # (T, B, H)
+        out, final = self.rnn(e, state, weights=weights)  # (T, B, H)
         T, B, H = out.shape
         out, out_mask = self._dropout(out.reshape(T * B, H), self.cfg.output_dropout, training)  # (T·B, H)
         z = out @ self.params["head.weight"].T + self.params["head.bias"]  # (T·B, V)
@@ -110,39 +99,34 @@ class NumpyLM(LMEngine):
 
     def forward_backward(self, x, y, state):
         T, B = x.shape
-        dropped = self._drop_recurrent_weights()
-        try:
-            z, out, (in_mask, out_mask), final = self._head(x, state, training=True)
-            loss, dz = cross_entropy(z, y.reshape(-1))  # dz (T·B, V)
-            for g in self.grads.values():
-                g.fill(0)
-            self.grads["head.weight"][...] = dz.T @ out  # (V, H) into W_out
-            self.grads["head.bias"][...] = dz.sum(axis=0)  # (V,) into b_out
-            dout = dz @ self.params["head.weight"]  # (T·B, H) into the RNN output
-            if out_mask is not None:
-                dout *= out_mask
-            demb, _ = self.rnn.backward(dout.reshape(T, B, -1).astype(self.dtype, copy=False))  # BPTT
-            if in_mask is not None:
-                demb *= in_mask  # into the undropped embedding
-        finally:
-            for name, (w, m) in dropped.items():
-                self.rnn.params[name] = w
-                self.rnn.grads[name] *= m  # into W_hh through W_hh ⊙ mask
+        masks = self._weight_drop_masks()
+        dropped = {name: self.rnn.params[name] * m for name, m in masks.items()}  # W_hh ⊙ M'
+        z, out, (in_mask, out_mask), final = self._head(x, state, training=True, weights=dropped)
+        loss, dz = cross_entropy(z, y.reshape(-1))  # dz (T·B, V)
+        for g in self.grads.values():
+            g.fill(0)
+        self.grads["head.weight"][...] = dz.T @ out  # (V, H) into W_out
+        self.grads["head.bias"][...] = dz.sum(axis=0)  # (V,) into b_out
+        dout = dz @ self.params["head.weight"]  # (T·B, H) into the RNN output
+        if out_mask is not None:
+            dout *= out_mask
+        demb, _ = self.rnn.backward(dout.reshape(T, B, -1).astype(self.dtype, copy=False))  # BPTT
+        for name, m in masks.items():
+            self.rnn.grads[name] *= m  # into W_hh through W_hh ⊙ M'
+        if in_mask is not None:
+            demb *= in_mask  # into the undropped embedding
         if self.cfg.embedding_dim:
             np.add.at(self.grads["embedding.weight"], x.reshape(-1), demb.reshape(T * B, -1))  # into E rows
         return loss, final
 
-    def _drop_recurrent_weights(self) -> dict:
-        """DropConnect on every W_hh (AWD-LSTM's weight drop): the stack runs this batch with
-        W_hh ⊙ mask / (1 - p). Returns {name: (original W_hh, scaled mask)} to undo it."""
+    def _weight_drop_masks(self) -> dict:
+        """DropConnect on every W_hh (AWD-LSTM's weight drop): {name: M' = M / (1 - p)}, one mask per
+        batch, drawn in the stack's parameter order; empty when weight_drop is 0."""
         p = self.cfg.weight_drop
-        dropped = {}
-        for name, w in list(self.rnn.params.items()):
-            if p > 0 and name.startswith("weight_hh"):
-                m = (self.rng.random(w.shape, dtype=self.dtype) >= p) * self.dtype.type(1 / (1 - p))  # (G, H)
-                dropped[name] = (w, m)
-                self.rnn.params[name] = w * m
-        return dropped
+        if p == 0:
+            return {}
+        return {name: dropout_mask(self.rng, w.shape, p, self.dtype)  # (G, H)
+                for name, w in self.rnn.params.items() if name.startswith("weight_hh")}
 
     def grad_norm(self):
         return float(np.sqrt(sum(float(np.vdot(g, g)) for g in self.grads.values())))
@@ -171,7 +155,7 @@ class NumpyLM(LMEngine):
         if isinstance(state, dict) and state.get("bit_generator") == type(self.rng.bit_generator).__name__:
             self.rng.bit_generator.state = state
         else:  # a checkpoint from another engine: its dropout RNG does not carry over
-            self.rng = self.rnn.rng = np.random.default_rng([self.opt.t, 0xD0])
+            self.rng.bit_generator.state = np.random.default_rng([self.opt.t, 0xD0]).bit_generator.state
 
     # -- inference ---------------------------------------------------------------------------------
     def nll(self, x, y, state):

@@ -1,8 +1,9 @@
-"""What the training loop, evaluation and generation need from an engine, and how to get one.
+"""What the training loop, evaluation and generation need from an engine, and what every engine shares.
 
 The loop in train.py speaks only this interface, with NumPy arrays in and Python numbers out, so the
-NumPy engine (deeprnn/numpy_engine/lm.py) and the PyTorch engine (deeprnn/torch_engine/lm.py) plug
-into the same loop, config and checkpoint format.
+language model on the NumPy engine (engines/numpy.py) and the one on the PyTorch engine
+(engines/torch.py) plug into the same loop, config and checkpoint format. Both start from
+``init_params`` and build their recurrent stack with ``build_rnn``.
 
 Parameters and optimizer buffers travel under canonical names, the same in both engines:
 ``embedding.weight`` (V, E), ``rnn.<torch.nn.LSTM name>`` (e.g. ``rnn.weight_ih_l0``), ``head.weight``
@@ -16,9 +17,13 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ..layout import GATE_MULT, check_stack_args
-from ..layout import param_shapes as layout_shapes
-from .config import ModelConfig, TrainConfig
+from ...layout import CELL_CLASSES, GATE_MULT, check_stack_args, mode_name
+from ...layout import param_shapes as layout_shapes
+from ...numpy_engine.module import init_uniform
+from ...numpy_engine.threads import set_num_threads
+from ..config import ModelConfig
+
+RNN_PREFIX = "rnn."  # the recurrent stack's parameters are "rnn." + their torch.nn name
 
 
 class LMEngine(ABC):
@@ -107,11 +112,9 @@ class LMEngine(ABC):
         """Release resources (leave the process group); ``clean`` is False after a failure."""
 
     def limit_threads(self, n: int):
-        """Use ``n`` compute threads; returns a function that restores the previous setting."""
-        from threadpoolctl import threadpool_limits
-
-        limiter = threadpool_limits(limits=n, user_api="blas")
-        return limiter.restore_original_limits
+        """Use ``n`` compute threads (NumPy's BLAS here); returns a function that restores the previous
+        setting."""
+        return set_num_threads(n).restore_original_limits
 
     def clip(self, mode: str, value: float) -> float:
         """Clip by global norm (torch.nn.utils.clip_grad_norm_'s rule) or by value; returns the norm
@@ -129,10 +132,9 @@ class LMEngine(ABC):
 def param_shapes(model: ModelConfig, vocab_size: int) -> dict[str, tuple]:
     """Canonical parameter names and shapes, in order."""
     V, E, H = vocab_size, model.embedding_dim, model.hidden_size
-    mode = {"rnn": "RNN_TANH", "gru": "GRU", "lstm": "LSTM"}[model.cell]
     spec = check_stack_args(E or V, H, model.num_layers)
     shapes = {"embedding.weight": (V, E)} if E else {}
-    shapes.update({f"rnn.{k}": v for k, v in layout_shapes(spec, GATE_MULT[mode]).items()})
+    shapes.update({f"rnn.{k}": v for k, v in layout_shapes(spec, GATE_MULT[mode_name(model.cell)]).items()})
     shapes.update({"head.weight": (V, H), "head.bias": (V,)})
     return shapes
 
@@ -141,34 +143,23 @@ def init_params(model: ModelConfig, vocab_size: int, seed: int) -> dict[str, np.
     """Initial parameters (float64), the same for every engine given the seed: PyTorch's defaults,
     N(0, 1) for the embedding and U(-1/√fan, 1/√fan) for the RNN (fan = H) and the head (fan = H)."""
     rng = np.random.default_rng([seed, 0x1417])
+    shapes = param_shapes(model, vocab_size)
     out = {}
-    for name, shape in param_shapes(model, vocab_size).items():
-        if name == "embedding.weight":
-            out[name] = rng.standard_normal(shape)
-        else:
-            k = 1.0 / math.sqrt(model.hidden_size)
-            out[name] = rng.uniform(-k, k, size=shape)
+    if "embedding.weight" in shapes:
+        out["embedding.weight"] = rng.standard_normal(shapes.pop("embedding.weight"))
+    out.update(init_uniform(rng, shapes, model.hidden_size))
     return out
 
 
-def make_engine(model: ModelConfig, train: TrainConfig, vocab_size: int) -> LMEngine:
-    """The engine named by ``train.engine``, initialised from ``init_params`` with ``train.seed``."""
-    if train.engine == "numpy":
-        from ..numpy_engine.lm import NumpyLM
+def rnn_params(params: dict) -> dict:
+    """The recurrent part of canonical parameters, under the stack's own names (``weight_ih_l0``, ...)."""
+    return {k[len(RNN_PREFIX):]: v for k, v in params.items() if k.startswith(RNN_PREFIX)}
 
-        if train.device == "cuda" or train.distributed:
-            raise ValueError(f"expected --engine torch for {'--device cuda' if train.device == 'cuda' else '--distributed'}, "
-                             "got the numpy engine (it runs in one CPU process)")
 
-        engine = NumpyLM(model, train, vocab_size)
-    elif train.engine == "torch":
-        from ..torch_engine import require_torch
-
-        require_torch()
-        from ..torch_engine.lm import TorchLM
-
-        engine = TorchLM(model, train, vocab_size)
-    else:
-        raise ValueError(f"expected engine 'numpy' or 'torch', got {train.engine!r}")
-    engine.load_state_dict(init_params(model, vocab_size, train.seed))
-    return engine
+def build_rnn(classes, model: ModelConfig, input_size: int, **kwargs):
+    """The model's recurrent stack from ``classes`` (a namespace holding RNN, GRU and LSTM: torch.nn or
+    deeprnn.numpy_engine), with the config's sizes; ``kwargs`` go to the constructor."""
+    cls = getattr(classes, CELL_CLASSES[model.cell])
+    if model.cell == "rnn":
+        kwargs["nonlinearity"] = model.nonlinearity
+    return cls(input_size, model.hidden_size, num_layers=model.num_layers, **kwargs)
