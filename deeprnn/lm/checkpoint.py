@@ -27,11 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DeeprnnError
+
 MODEL, OPTIM, STATE, CONFIG, VOCAB = "model.safetensors", "optimizer.safetensors", "trainer_state.json", "config.json", "vocab.json"
 MODEL_FORMAT, OPTIM_FORMAT, STATE_FORMAT = "deeprnn-model/1", "deeprnn-optimizer/1", "deeprnn-trainer/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(DeeprnnError):
     """A run folder or file that is missing, damaged or not deeprnn's."""
 
 

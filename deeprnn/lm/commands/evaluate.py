@@ -17,6 +17,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from ...data import CorpusError
     from ..evaluate import uniform
     from ..data import prepare_data
     from ..runs import open_run
@@ -25,8 +26,8 @@ def run(args) -> int:
     r = open_run(args.run, "last" if args.last else "best", overrides)
     data = prepare_data(r.cfg.data, r.cfg.train, vocab=r.vocab)
     if data.fingerprint != _saved_fingerprint(r.path):
-        raise ValueError(f"{r.path}: expected the corpus the run was trained on, got a different text "
-                         f"for {r.cfg.data.corpus}")
+        raise CorpusError(f"{r.path}: expected the corpus the run was trained on, got a different text "
+                          f"for {r.cfg.data.corpus}")
     score = data.score(r.engine, args.split, r.cfg.train)
     base = uniform(len(r.vocab))
     unit = "char" if r.vocab.level == "char" else "word"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ...errors import ConfigError
 from ..presets import PRESETS
 from .options import add_config_flags, build_config, flag_overrides
 
@@ -27,17 +28,18 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from ..requirements import check_requirements
     from ..runs import read_config
     from ..train import Trainer
 
     overrides = flag_overrides(args)
     if args.resume:
         if args.preset or args.config or args.out:
-            raise ValueError("expected only run-time flags with --resume (the run keeps its config.json), "
-                             "got --preset/--config/--out")
+            raise ConfigError("expected only run-time flags with --resume (the run keeps its config.json), "
+                              "got --preset/--config/--out")
         fixed = sorted(f"{s}.{k}" for s, kv in overrides.items() for k in kv if s != "train" or k not in RESUMABLE)
         if fixed:
-            raise ValueError(f"expected --resume to keep the run's model and data, got changes to {', '.join(fixed)}")
+            raise ConfigError(f"expected --resume to keep the run's model and data, got changes to {', '.join(fixed)}")
         run_dir = Path(args.resume)
         cfg = read_config(run_dir)
         from ..config import merge
@@ -46,6 +48,7 @@ def run(args) -> int:
     else:
         cfg = build_config(args.preset, args.config, overrides)
         run_dir = Path(args.out or f"runs/{args.preset or 'run'}")
+    check_requirements(cfg.train)
     trainer = Trainer(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite,
                       progress_bar=not (args.no_progress or args.json))
     summary = trainer.fit()
