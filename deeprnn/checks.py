@@ -1,4 +1,9 @@
-"""Argument checks. Each error names the expected and the actual value."""
+"""Argument checks. Each error names the expected and the actual value.
+
+The engines' checks raise TypeError or ValueError, as torch's do. A caller whose errors are user errors
+passes its own class as ``error`` (``deeprnn.data`` passes CorpusError, a DeeprnnError), which then
+stands for both.
+"""
 
 from __future__ import annotations
 
@@ -18,14 +23,15 @@ def describe(value) -> str:
     return f"{name} of length {len(value)}" if isinstance(value, (tuple, list)) else name
 
 
-def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
+def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None, *,
+              error: type[Exception] | None = None) -> int:
     """A whole number (not a bool) within [minimum, maximum]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"expected {name} to be an int, got {type(value).__name__} {value!r}")
+        raise (error or TypeError)(f"expected {name} to be an int, got {type(value).__name__} {value!r}")
     if minimum is not None and value < minimum:
-        raise ValueError(f"expected {name} >= {minimum}, got {value}")
+        raise (error or ValueError)(f"expected {name} >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"expected {name} <= {maximum}, got {value}")
+        raise (error or ValueError)(f"expected {name} <= {maximum}, got {value}")
     return int(value)
 
 
@@ -35,9 +41,9 @@ def check_bool(name: str, value) -> bool:
     return bool(value)
 
 
-def check_choice(name: str, value, choices) -> str:
+def check_choice(name: str, value, choices, *, error: type[Exception] | None = None) -> str:
     if value not in choices:
-        raise ValueError(f"expected {name} to be one of {', '.join(map(repr, choices))}, got {value!r}")
+        raise (error or ValueError)(f"expected {name} to be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
 
 

@@ -44,14 +44,14 @@ def test_preprocess_modes():
     assert preprocess(text) == text
     assert preprocess(text, "d2l") == "hello world it s ok"
     assert preprocess("42 Ã©t\u00e9", "d2l") == " t "  # non-ASCII letters are not letters here, as in the book
-    with pytest.raises(CorpusError, match="unknown preprocessing mode 'lower'"):
+    with pytest.raises(CorpusError, match="expected preprocessing mode to be one of 'raw', 'd2l', got 'lower'"):
         preprocess(text, "lower")
 
 
 def test_tokenize_by_character_and_word():
     assert tokenize("ab c") == ["a", "b", " ", "c"]
     assert tokenize("the  time\nmachine ", "word") == ["the", "time", "machine"]
-    with pytest.raises(CorpusError, match="unknown token level"):
+    with pytest.raises(CorpusError, match="expected token level to be one of 'char', 'word', got 'byte'"):
         tokenize("abc", "byte")
 
 

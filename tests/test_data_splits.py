@@ -102,5 +102,5 @@ def test_stream_layout_pads_the_end_and_checks_sizes():
     assert mask.T.tolist() == [[True] * 3, [True] * 3, [True, False, False]]
     with pytest.raises(CorpusError, match="at least 2 tokens; got 1"):
         stream_layout([4], 1)
-    with pytest.raises(CorpusError, match="num_streams must be >= 1"):
+    with pytest.raises(CorpusError, match="expected num_streams >= 1, got 0"):
         stream_layout(np.arange(8), 0)

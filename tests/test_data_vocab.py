@@ -36,7 +36,7 @@ def test_min_freq_and_reserved_tokens():
     assert vocab.idx_to_token == book_vocab_order(tokens, 2, ["<pad>", "<bos>"])
     assert len(vocab) == 5 and "<pad>" in vocab and "b" not in vocab and "a" in vocab
     assert vocab.unk == 2 and vocab["b"] == 2 and vocab["n"] == 4
-    with pytest.raises(CorpusError, match="min_freq must be an integer >= 0"):
+    with pytest.raises(CorpusError, match="expected min_freq >= 0, got -1"):
         Vocab(tokens, min_freq=-1)
     with pytest.raises(CorpusError, match="reserved_tokens must be a list of strings"):
         Vocab(tokens, reserved_tokens="<pad>")
@@ -86,7 +86,7 @@ def test_json_round_trip(tmp_path):
     ('{"format": "deeprnn.vocab", "version": 7, "level": "char", "idx_to_token": ["<unk>"]}', "version 7"),
     ('{"format": "deeprnn.vocab", "version": 1, "level": "char", "idx_to_token": [1, 2]}', "list of strings"),
     ('{"format": "deeprnn.vocab", "version": 1, "level": "char", "idx_to_token": "<unk>ab"}', "list of strings"),
-    ('{"format": "deeprnn.vocab", "version": 1, "level": 3, "idx_to_token": ["<unk>"]}', "level must be one of"),
+    ('{"format": "deeprnn.vocab", "version": 1, "level": 3, "idx_to_token": ["<unk>"]}', "expected token level to be one of 'char', 'word', got 3"),
     ('{"format": "deeprnn.vocab", "version": 1, "level": "char", "idx_to_token": ["<unk>", "a", "a"]}',
      "token 'a' more than once"),
     ('{"format": "deeprnn.vocab", "version": 1, "level": "char", "idx_to_token": ["a", "b"]}', "lacks the token '<unk>'"),

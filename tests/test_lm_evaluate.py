@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from deeprnn.lm.data import prepare_data
-from deeprnn.lm.evaluate import evaluate_stream, evaluate_windows, uniform
+from deeprnn.lm.evaluate import Score, evaluate_stream, evaluate_windows, uniform
 from lm_helpers import tiny_config, tiny_engine, write_corpus
 
 V = 9
@@ -84,6 +84,14 @@ def test_uniform_model_scores_the_uniform_baseline():
     base = uniform(V)
     assert base.perplexity == pytest.approx(V) and base.bits == pytest.approx(math.log2(V))
     assert base.as_dict("u")["u_ppl"] == pytest.approx(V)
+
+
+def test_a_diverged_loss_has_an_infinite_perplexity_not_an_overflow():
+    """A run with a huge learning rate can reach a finite loss above ~709 nats: exp() overflows there."""
+    score = Score(1e4, 10)
+    assert score.perplexity == math.inf and score.bits == pytest.approx(1e4 / math.log(2))
+    assert score.as_dict("val")["val_ppl"] == math.inf
+    assert Score(700.0, 1).perplexity == pytest.approx(math.exp(700.0))
 
 
 def test_windows_score_each_window_from_a_zero_state(engine):

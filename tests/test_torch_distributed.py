@@ -51,7 +51,7 @@ def flags(corpus) -> list[str]:
 # Installed in every worker through PYTHONPATH (a sitecustomize.py). Each worker records its pid (so a
 # hung launch can be cleaned up) and, per rank, each write under DEEPRNN_TEST_WATCH (files opened for
 # writing, renames, links, removals, new folders) into DEEPRNN_TEST_LOGS/rank<R>.txt. DEEPRNN_TEST_FAIL
-# "R:S" makes rank R raise a ValueError at its S-th training batch.
+# "R:S" makes rank R raise a user-facing error (a DeeprnnError) at its S-th training batch.
 SITECUSTOMIZE = r'''
 import os
 import sys
@@ -95,13 +95,14 @@ if _watch and _logs and "RANK" in os.environ:
     _fail = os.environ.get("DEEPRNN_TEST_FAIL", "").split(":")
     if _fail[0] == _rank:
         import deeprnn.lm.engines.torch as _lm
+        from deeprnn.errors import DeeprnnError
 
         _real, _calls = _lm.TorchLM.forward_backward, []
 
         def _failing(self, x, y, state):
             _calls.append(1)
             if len(_calls) == int(_fail[1]):
-                raise ValueError("injected failure on rank %s at step %s" % (_rank, _fail[1]))
+                raise DeeprnnError("injected failure on rank %s at step %s" % (_rank, _fail[1]))
             return _real(self, x, y, state)
 
         _lm.TorchLM.forward_backward = _failing

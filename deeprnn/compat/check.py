@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from ..errors import ConfigError
 from .learner import Learner, LearnerError
 from .report import FunctionResult, Report
 
@@ -43,7 +44,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     for flag, value in (("--tol", args.tol), ("--atol", args.atol), ("--timeout", args.timeout)):
         if not value >= 0:
-            raise ValueError(f"expected {flag} >= 0, got {value}")
+            raise ConfigError(f"expected {flag} >= 0, got {value}")
     only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     report = check_module(args.course, args.path, seed=args.seed, rtol=args.tol, atol=args.atol, only=only,
                           timeout=args.timeout)
@@ -54,7 +55,7 @@ def run(args) -> int:
 def checks(course: str) -> list:
     """The (name, case keys, function) checks of a course, and its grid."""
     if course not in COURSES:
-        raise ValueError(f"expected course to be one of {', '.join(COURSES)}, got {course!r}")
+        raise ConfigError(f"expected course to be one of {', '.join(COURSES)}, got {course!r}")
     module = importlib.import_module(COURSES[course])
     return module.CHECKS, module.GRID
 
@@ -71,7 +72,7 @@ def check_module(course: str, path, seed: int = 0, rtol: float = RTOL, atol: flo
     if only is not None:
         unknown = sorted(set(only) - {name for name, _, _ in table})
         if unknown:
-            raise ValueError(f"expected --only names among {', '.join(n for n, _, _ in table)}, got {', '.join(unknown)}")
+            raise ConfigError(f"expected --only names among {', '.join(n for n, _, _ in table)}, got {', '.join(unknown)}")
         table = [c for c in table if c[0] in only]
     report = Report(course, str(path), seed, rtol, atol)
     with Learner(path, timeout) as learner:

@@ -23,7 +23,7 @@ from .corpora import (
 )
 from .d2l import D2LBatcher, d2l_windows
 from .download import REMOTE, RemoteFile, cache_dir, fetch
-from .errors import CorpusError, DownloadError
+from .errors import CorpusError, DownloadError, check_choice
 from .streams import stream_layout
 from .splits import DEFAULT_FRACTIONS, Splits, split_ids
 from .text import PREPROCESS_MODES, TOKEN_LEVELS, preprocess, tokenize
@@ -42,8 +42,7 @@ def make_batcher(mode: str, ids: Sequence[int] | np.ndarray, batch_size: int, nu
                  seed: int = 0, **options: Any) -> Batcher:
     """The batcher of ``mode`` (sequential, random, shuffled, d2l); ``options`` go to D2LBatcher
     (num_train, num_val, split, drop_last)."""
-    if mode not in BATCHERS:
-        raise CorpusError(f"unknown batching mode {mode!r}; expected one of: {', '.join(BATCH_MODES)}")
+    check_choice("batching mode", mode, BATCH_MODES)
     if options and mode != "d2l":
         raise CorpusError(f"{mode} batching takes no options {', '.join(sorted(options))}")
     return BATCHERS[mode](ids, batch_size, num_steps, seed=seed, **options)

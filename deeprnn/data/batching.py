@@ -21,13 +21,12 @@ Incomplete trailing batches are dropped.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .errors import CorpusError
+from .errors import CorpusError, check_int
 from .splits import as_ids
 
 
@@ -39,19 +38,6 @@ class Batch(NamedTuple):
     carry: bool    # True: start from the previous batch's final state; False: from a fresh state
     epoch: int
     step: int      # global step = epoch * batches_per_epoch + index within the epoch
-
-
-def check_int(name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int >= minimum, else a CorpusError naming it."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        n = operator.index(value)
-    except TypeError:
-        raise CorpusError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
-    if n < minimum:
-        raise CorpusError(f"{name} must be >= {minimum}, got {n}")
-    return n
 
 
 class Batcher:

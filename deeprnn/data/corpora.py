@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .download import REMOTE, fetch
-from .errors import CorpusError
-from .text import PREPROCESS_MODES, check_choice, preprocess as preprocess_text
+from .errors import CorpusError, check_choice
+from .text import PREPROCESS_MODES, preprocess as preprocess_text
 
 BUILTIN = "builtin"
 NAMED_CORPORA = (BUILTIN, *REMOTE)

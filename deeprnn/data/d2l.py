@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .batching import Batcher, check_int
-from .errors import CorpusError
+from .batching import Batcher
+from .errors import CorpusError, check_choice, check_int
 from .splits import as_ids
 
 D2L_SPLITS = ("train", "val")
@@ -46,8 +46,7 @@ class D2LBatcher(Batcher):
     def __init__(self, ids: Sequence[int] | np.ndarray, batch_size: int, num_steps: int, *,
                  num_train: int = 10000, num_val: int = 5000, split: str = "train", seed: int = 0,
                  drop_last: bool = False):
-        if split not in D2L_SPLITS:
-            raise CorpusError(f"unknown d2l split {split!r}; expected one of: {', '.join(D2L_SPLITS)}")
+        check_choice("d2l split", split, D2L_SPLITS)
         self.num_train = check_int("num_train", num_train)
         self.num_val = check_int("num_val", num_val)
         self.split, self.drop_last = split, bool(drop_last)

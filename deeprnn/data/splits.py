@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import CorpusError
+from .errors import CorpusError, check_int
 
 DEFAULT_FRACTIONS = (0.9, 0.05, 0.05)
 SPLIT_NAMES = ("train", "val", "test")
@@ -65,8 +65,7 @@ def split_ids(ids: Sequence[int] | np.ndarray, fractions: Sequence[float] = DEFA
     """Cut ids into contiguous train / val / test parts; each must hold at least one window of
     ``num_steps`` inputs plus its target, i.e. ``num_steps + 1`` ids (CorpusError naming the split)."""
     arr = as_ids(ids)
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-        raise CorpusError(f"num_steps must be an integer >= 1, got {num_steps!r}")
+    check_int("num_steps", num_steps)
     b1, b2 = split_bounds(len(arr), fractions)
     parts = Splits(arr[:b1], arr[b1:b2], arr[b2:])
     for name, part in zip(SPLIT_NAMES, parts):

@@ -5,19 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .errors import CorpusError
+from .errors import check_choice
 
 PREPROCESS_MODES = ("raw", "d2l")
 TOKEN_LEVELS = ("char", "word")
 
 _NON_LETTERS = re.compile("[^A-Za-z]+")
-
-
-def check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:
-    """``value`` if it is one of ``choices``, else a CorpusError naming them."""
-    if value not in choices:
-        raise CorpusError(f"unknown {what} {value!r}; expected one of: {', '.join(choices)}")
-    return value
 
 
 def preprocess(text: str, mode: str = "raw") -> str:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CorpusError
+from .errors import CorpusError, check_choice, check_int
 from .files import atomic_output
-from .text import TOKEN_LEVELS, check_choice, join_tokens, tokenize
+from .text import TOKEN_LEVELS, join_tokens, tokenize
 
 UNK = "<unk>"
 _FORMAT = "deeprnn.vocab"
@@ -35,8 +35,7 @@ class Vocab:
     def __init__(self, tokens: Iterable[str] = (), min_freq: int = 0,
                  reserved_tokens: Iterable[str] = (), level: str = "char"):
         check_choice("token level", level, TOKEN_LEVELS)
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 0:
-            raise CorpusError(f"min_freq must be an integer >= 0, got {min_freq!r}")
+        check_int("min_freq", min_freq, minimum=0)
         reserved = list(reserved_tokens)
         if isinstance(reserved_tokens, str) or not all(isinstance(t, str) for t in reserved):
             raise CorpusError(f"reserved_tokens must be a list of strings, got {reserved_tokens!r}")
@@ -124,10 +123,8 @@ class Vocab:
         tokens, level = data["idx_to_token"], data["level"]
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise CorpusError(f"{where}: idx_to_token must be a list of strings")
-        if level not in TOKEN_LEVELS:
-            raise CorpusError(f"{where}: level must be one of {', '.join(TOKEN_LEVELS)}, got {level!r}")
         try:
-            return cls.from_tokens_list(tokens, level)
+            return cls.from_tokens_list(tokens, level)  # checks the level too
         except CorpusError as e:
             raise CorpusError(f"{where}: {e}") from e
 

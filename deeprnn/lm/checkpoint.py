@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DeeprnnError
+
 MODEL, OPTIM, STATE = "model.safetensors", "optimizer.safetensors", "trainer_state.json"
 CONFIG, VOCAB = "config.json", "vocab.json"
 METRICS, CURVES, BEST = "metrics.jsonl", "curves.png", "best"  # BEST is a folder holding a MODEL
@@ -39,7 +41,7 @@ CARRY, EMA = "carry.", "ema."  # key prefixes of the extra entries in OPTIM (see
 MODEL_FORMAT, OPTIM_FORMAT, STATE_FORMAT = "deeprnn-model/1", "deeprnn-optimizer/1", "deeprnn-trainer/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(DeeprnnError):
     """A run folder or file that is missing, damaged or not deeprnn's."""
 
 

@@ -2,7 +2,7 @@
 
 A run's config is built in layers, later ones winning: defaults < preset < TOML file < command-line
 flags. ``RunConfig.to_dict()`` / ``RunConfig.from_dict()`` round-trip through JSON; unknown keys are
-errors (a typo in a config file should not be silently ignored).
+errors (a typo in a config file should not be silently ignored). Every problem is a ConfigError.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import dataclasses
 import inspect
 import math
 import re
+import sys
 from dataclasses import dataclass, field, fields
 
+from ..errors import ConfigError
 from ..layout import CELL_CLASSES, NONLINEARITIES
 
 FORMAT = "deeprnn-run/1"  # tag written into config.json
@@ -90,7 +92,7 @@ class RunConfig:
         d = dict(d)
         fmt = d.pop("format", FORMAT)
         if fmt != FORMAT:
-            raise ValueError(f"{source}: expected format {FORMAT!r}, got {fmt!r}")
+            raise ConfigError(f"{source}: expected format {FORMAT!r}, got {fmt!r}")
         cfg = cls()
         merge(cfg, d, source)
         return cfg
@@ -130,14 +132,14 @@ def merge(cfg: RunConfig, updates: dict, source: str) -> RunConfig:
     """Apply {"model": {...}, "train": {...}, ...} onto cfg, checking names, types and values."""
     for section, values in updates.items():
         if section not in SECTIONS:
-            raise ValueError(f"{source}: expected a section among {sorted(SECTIONS)}, got {section!r}")
+            raise ConfigError(f"{source}: expected a section among {sorted(SECTIONS)}, got {section!r}")
         if not isinstance(values, dict):
-            raise ValueError(f"{source}: expected [{section}] to be a table, got {type(values).__name__}")
+            raise ConfigError(f"{source}: expected [{section}] to be a table, got {type(values).__name__}")
         target = getattr(cfg, section)
         known = {f.name: f for f in fields(target)}
         for key, value in values.items():
             if key not in known:
-                raise ValueError(f"{source}: unknown setting {section}.{key}; expected one of {sorted(known)}")
+                raise ConfigError(f"{source}: unknown setting {section}.{key}; expected one of {sorted(known)}")
             setattr(target, key, _coerce(f"{section}.{key}", value, getattr(target, key), source))
     validate(cfg)
     return cfg
@@ -150,7 +152,7 @@ def _coerce(name: str, value, default, source: str):
     elif kind is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif kind is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = _is_number(value) and not (isinstance(value, int) and abs(value) > sys.float_info.max)
         value = float(value) if ok else value
     elif kind is list:
         ok = isinstance(value, (list, tuple))
@@ -158,8 +160,12 @@ def _coerce(name: str, value, default, source: str):
     else:
         ok = isinstance(value, kind)
     if not ok:
-        raise ValueError(f"{source}: expected {name} to be {kind.__name__}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{source}: expected {name} to be {kind.__name__}, got {type(value).__name__} {value!r}")
     return value
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def validate(cfg: RunConfig) -> None:
@@ -168,9 +174,9 @@ def validate(cfg: RunConfig) -> None:
         for f in fields(getattr(cfg, section)):
             value = getattr(getattr(cfg, section), f.name)
             if f.name in CHOICES and value not in CHOICES[f.name]:
-                raise ValueError(f"expected {section}.{f.name} in {CHOICES[f.name]}, got {value!r}")
+                raise ConfigError(f"expected {section}.{f.name} in {CHOICES[f.name]}, got {value!r}")
             if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"expected {section}.{f.name} to be finite, got {value}")
+                raise ConfigError(f"expected {section}.{f.name} to be finite, got {value}")
     m, d, t = cfg.model, cfg.data, cfg.train
     positive = {"model.num_layers": m.num_layers, "model.hidden_size": m.hidden_size,
                 "train.batch_size": t.batch_size, "train.num_steps": t.num_steps, "train.max_steps": t.max_steps,
@@ -178,31 +184,34 @@ def validate(cfg: RunConfig) -> None:
                 "train.max_bad_steps": t.max_bad_steps, "data.num_train": d.num_train, "data.num_val": d.num_val}
     for name, v in positive.items():
         if v < 1:
-            raise ValueError(f"expected {name} >= 1, got {v}")
+            raise ConfigError(f"expected {name} >= 1, got {v}")
     nonneg = {"model.embedding_dim": m.embedding_dim, "data.min_freq": d.min_freq, "train.lr": t.lr,
               "train.momentum": t.momentum, "train.weight_decay": t.weight_decay, "train.warmup_steps": t.warmup_steps,
               "train.min_lr": t.min_lr, "train.time_budget": t.time_budget, "train.patience": t.patience,
               "train.threads": t.threads, "train.eps": t.eps, "train.seed": t.seed}
     for name, v in nonneg.items():
         if v < 0:
-            raise ValueError(f"expected {name} >= 0, got {v}")
+            raise ConfigError(f"expected {name} >= 0, got {v}")
     for name, v in {"model.dropout": m.dropout, "model.output_dropout": m.output_dropout,
                     "model.input_dropout": m.input_dropout,
                     "model.weight_drop": m.weight_drop}.items():
         if not 0 <= v < 1:
-            raise ValueError(f"expected {name} in [0, 1), got {v}")
+            raise ConfigError(f"expected {name} in [0, 1), got {v}")
     if not 0 <= t.ema < 1:
-        raise ValueError(f"expected train.ema in [0, 1) (0 = off), got {t.ema}")
+        raise ConfigError(f"expected train.ema in [0, 1) (0 = off), got {t.ema}")
+    if t.schedule == "step" and (t.step_size < 1 or t.gamma <= 0):
+        raise ConfigError(f"expected train.step_size >= 1 and train.gamma > 0 for schedule='step', "
+                          f"got step_size={t.step_size} and gamma={t.gamma}")
     if t.clip != "none" and t.clip_value <= 0:
-        raise ValueError(f"expected train.clip_value > 0, got {t.clip_value}")
-    if len(t.betas) != 2 or not all(0 <= b < 1 for b in t.betas):
-        raise ValueError(f"expected train.betas to be two numbers in [0, 1), got {t.betas}")
+        raise ConfigError(f"expected train.clip_value > 0, got {t.clip_value}")
+    if len(t.betas) != 2 or not all(_is_number(b) and 0 <= b < 1 for b in t.betas):
+        raise ConfigError(f"expected train.betas to be two numbers in [0, 1), got {t.betas}")
     if not d.corpus or not all(isinstance(c, str) for c in d.corpus):
-        raise ValueError(f"expected data.corpus to be a non-empty list of names or paths, got {d.corpus!r}")
-    if len(d.splits) != 3:
-        raise ValueError(f"expected data.splits to be three fractions (train, val, test), got {d.splits}")
+        raise ConfigError(f"expected data.corpus to be a non-empty list of names or paths, got {d.corpus!r}")
+    if len(d.splits) != 3 or not all(_is_number(f) for f in d.splits):
+        raise ConfigError(f"expected data.splits to be three fractions (train, val, test), got {d.splits}")
     if (d.protocol == "d2l") != (t.batching == "d2l"):
-        raise ValueError(f"expected data.protocol='d2l' together with train.batching='d2l', "
-                         f"got protocol={d.protocol!r} and batching={t.batching!r}")
+        raise ConfigError(f"expected data.protocol='d2l' together with train.batching='d2l', "
+                          f"got protocol={d.protocol!r} and batching={t.batching!r}")
     if m.cell != "rnn" and m.nonlinearity != "tanh":
-        raise ValueError(f"expected model.nonlinearity='tanh' for cell={m.cell!r} (relu is for rnn), got {m.nonlinearity!r}")
+        raise ConfigError(f"expected model.nonlinearity='tanh' for cell={m.cell!r} (relu is for rnn), got {m.nonlinearity!r}")

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..data import CorpusError, Vocab, d2l_windows, load_corpus, make_batcher, tokenize
 from ..data.splits import split_bounds
+from ..errors import ConfigError
 from .config import DataConfig, TrainConfig
 from .engines import LMEngine
 from .evaluate import Score, evaluate_stream, evaluate_windows
@@ -34,12 +35,12 @@ class LMData:
         b1, b2 = self.bounds
         parts = {"train": self.ids[:b1], "val": self.ids[b1:b2], "test": self.ids[b2:]}
         if name not in parts:
-            raise ValueError(f"expected split 'train', 'val' or 'test', got {name!r}")
+            raise ConfigError(f"expected split 'train', 'val' or 'test', got {name!r}")
         if self.cfg.protocol == "d2l" and name == "test":
-            raise ValueError("expected split 'train' or 'val' with the d2l protocol (it has no test windows), got 'test'")
+            raise ConfigError("expected split 'train' or 'val' with the d2l protocol (it has no test windows), got 'test'")
         if parts[name].size < 2:
-            raise ValueError(f"expected the {name} split to hold at least 2 tokens, got {parts[name].size} "
-                             f"(data.splits = {self.cfg.splits})")
+            raise CorpusError(f"expected the {name} split to hold at least 2 tokens, got {parts[name].size} "
+                              f"(data.splits = {self.cfg.splits})")
         return parts[name]
 
     def train_batcher(self, t: TrainConfig):

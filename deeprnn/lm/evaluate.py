@@ -28,7 +28,10 @@ class Score:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(self.loss)
+        try:
+            return math.exp(self.loss)
+        except OverflowError:  # a diverging model: a loss above ~709 nats
+            return math.inf
 
     @property
     def bits(self) -> float:

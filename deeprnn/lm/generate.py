@@ -15,7 +15,9 @@ from typing import Callable
 
 import numpy as np
 
+from ..checks import check_int
 from ..data import tokenize
+from ..errors import ConfigError
 from .engines import LMEngine
 
 
@@ -42,26 +44,29 @@ def sample_next(z: np.ndarray, rng: np.random.Generator, temperature: float = 1.
     return int(rng.choice(p.size, p=p))
 
 
-def check_sampling(temperature: float, top_k: int, top_p: float, length: int) -> None:
+def check_sampling(temperature: float, top_k: int, top_p: float, length: int, seed: int | None = None) -> None:
+    """ConfigError unless the sampling settings make sense (``seed`` None draws a fresh one)."""
     if not temperature >= 0:
-        raise ValueError(f"expected temperature >= 0 (0 = greedy), got {temperature}")
+        raise ConfigError(f"expected temperature >= 0 (0 = greedy), got {temperature}")
     if top_k < 0:
-        raise ValueError(f"expected top_k >= 0 (0 = off), got {top_k}")
+        raise ConfigError(f"expected top_k >= 0 (0 = off), got {top_k}")
     if not 0 < top_p <= 1:
-        raise ValueError(f"expected top_p in (0, 1], got {top_p}")
+        raise ConfigError(f"expected top_p in (0, 1], got {top_p}")
     if length < 0:
-        raise ValueError(f"expected length >= 0, got {length}")
+        raise ConfigError(f"expected length >= 0, got {length}")
+    if seed is not None:
+        check_int("seed", seed, minimum=0, error=ConfigError)
 
 
 def encode_prefix(vocab, prefix: str, unknown: str = "map") -> np.ndarray:
     """Token ids of ``prefix``; tokens outside the vocabulary become ``<unk>`` with a warning
-    (``unknown="map"``) or raise ValueError (``unknown="error"``)."""
+    (``unknown="map"``) or raise ConfigError (``unknown="error"``)."""
     tokens = tokenize(prefix, vocab.level)
     if not tokens:
-        raise ValueError("expected a non-empty prefix to warm up the state, got ''")
+        raise ConfigError("expected a non-empty prefix to warm up the state, got ''")
     missing = sorted({t for t in tokens if t not in vocab})
     if missing and unknown == "error":
-        raise ValueError(f"expected prefix tokens from the vocabulary, got {missing[:10]} outside it")
+        raise ConfigError(f"expected prefix tokens from the vocabulary, got {missing[:10]} outside it")
     if missing:
         warnings.warn(f"prefix tokens {missing[:10]} are not in the vocabulary of {len(vocab)} tokens; "
                       "mapping them to <unk>", stacklevel=3)
@@ -74,9 +79,9 @@ def generate(engine: LMEngine, vocab, prefix: str, length: int, temperature: flo
     """Continue ``prefix`` by ``length`` tokens; ``on_text`` receives each new piece as it is sampled.
 
     Prefix tokens outside the vocabulary are mapped to ``<unk>`` with a warning (``unknown="map"``) or
-    raise ValueError (``unknown="error"``).
+    raise ConfigError (``unknown="error"``).
     """
-    check_sampling(temperature, top_k, top_p, length)
+    check_sampling(temperature, top_k, top_p, length, seed)
     ids = encode_prefix(vocab, prefix, unknown)  # (P,)
     rng = np.random.default_rng(seed)
     banned = (vocab.unk,)

@@ -11,14 +11,17 @@ trained on (LMData.fingerprint); write_config and read_run_config are its only w
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..data import CorpusError, Vocab
+from ..errors import ConfigError, DeeprnnError
 from . import checkpoint as ck
 from .config import RunConfig, merge
 from .data import LMData, prepare_data
 from .engines import LMEngine, make_engine
+from .requirements import check_requirements
 
 CORPUS_SHA256 = "corpus_sha256"  # config.json: the fingerprint of the corpus the run was trained on
 
@@ -49,10 +52,11 @@ def read_run_config(run: Path) -> tuple[RunConfig, str | None]:
     """(config, fingerprint of the training corpus or None) from RUN/config.json."""
     raw = ck.read_json(Path(run) / ck.CONFIG, "run config")
     fingerprint = raw.pop(CORPUS_SHA256, None)
+    source = str(Path(run) / ck.CONFIG)
     try:
-        return RunConfig.from_dict(raw, source=str(Path(run) / ck.CONFIG)), fingerprint
-    except ValueError as e:
-        raise ck.CheckpointError(str(e)) from None
+        return RunConfig.from_dict(raw, source=source), fingerprint
+    except ConfigError as e:  # a damaged or foreign config.json: the run folder's problem, named
+        raise ck.CheckpointError(str(e) if str(e).startswith(source) else f"{source}: {e}") from None
 
 
 def read_config(run: Path) -> RunConfig:
@@ -67,6 +71,19 @@ def check_corpus(run: Path, expected: str | None, data: LMData) -> None:
                           f"got a different text for {', '.join(data.cfg.corpus)} ({data.fingerprint[:12]}…)")
 
 
+@contextmanager
+def fitting_config(run: Path):
+    """Around loading a run's tensors into an engine: the engine's key, shape and dtype checks
+    (ValueError, TypeError) become a CheckpointError naming the run, whose config.json does not
+    describe those tensors. deeprnn's own errors pass through."""
+    try:
+        yield
+    except (ValueError, TypeError) as e:
+        if isinstance(e, DeeprnnError):
+            raise
+        raise ck.CheckpointError(f"{run}: the weights do not fit its config.json: {e}") from None
+
+
 def open_run(run, which: str = "best", train_overrides: dict | None = None) -> OpenRun:
     """Load config, vocabulary and weights of ``run``; ``train_overrides`` (e.g. {"engine": "torch"})
     change how it runs, not what it is."""
@@ -74,15 +91,15 @@ def open_run(run, which: str = "best", train_overrides: dict | None = None) -> O
     if not run.is_dir():
         raise ck.CheckpointError(f"{run}: expected a run folder, got {'a file' if run.exists() else 'no such folder'}")
     cfg, fingerprint = read_run_config(run)
+    cfg.train.distributed = False  # evaluation and generation run in one process, whoever trained the run
     if train_overrides:
         merge(cfg, {"train": train_overrides}, "options")
+    check_requirements(cfg.train)
     vocab = Vocab.from_json(run / ck.VOCAB)
     tensors, meta = ck.load_model(run, which)
     engine = make_engine(cfg.model, cfg.train, len(vocab))
-    try:
+    with fitting_config(run):
         engine.load_state_dict(tensors)
-    except ValueError as e:
-        raise ck.CheckpointError(f"{run}: the weights do not fit its config.json: {e}") from None
     step = meta.get("step")
     return OpenRun(run, cfg, vocab, engine, "best" if "val_loss" in meta else "last",
                    int(step) if step is not None else None, fingerprint)

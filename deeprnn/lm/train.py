@@ -17,20 +17,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import DeeprnnError
 from . import checkpoint as ck
 from .average import WeightAverage
 from .config import RunConfig
 from .data import LMData, prepare_data
 from .engines import LMEngine, make_engine
 from .evaluate import Score, uniform
-from .runs import check_corpus, read_run_config, write_config
+from .runs import check_corpus, fitting_config, read_run_config, write_config
 from .schedule import learning_rate
 
 
 PLOT_EVERY = 30.0  # seconds between redraws of curves.png during training (drawing takes ~1 s)
 
 
-class TrainingError(ValueError):
+class TrainingError(DeeprnnError):
     """Training cannot go on (for example, the loss keeps diverging)."""
 
 
@@ -69,7 +70,8 @@ class Trainer:
         self.carry = None  # recurrent state carried into the next batch; None means zeros
         self.ema = WeightAverage(self.engine.state_dict(), cfg.train.ema) if cfg.train.ema else None
         if resume:
-            self._restore(ck.load_checkpoint(self.run))
+            with fitting_config(self.run):  # a config.json edited since: one line naming the run
+                self._restore(ck.load_checkpoint(self.run))
         if self.is_main:
             self._write_run_files(fresh=not resume)
         self.batcher = self.data.train_batcher(cfg.train)

@@ -8,6 +8,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ...errors import ConfigError
+
 HELP = "export a run's weights (torch.nn.LSTM/GRU/RNN names) to a safetensors file"
 
 
@@ -20,12 +24,17 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from safetensors.numpy import save_file
-
     from ...layout import CELL_CLASSES
     from ..checkpoint import atomic_write, load_model
     from ..engines.base import rnn_params
+    from ..requirements import require
     from ..runs import read_config
+
+    save_file = require("safetensors.numpy", "deeprnn export").save_file
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise ConfigError(f"{out}: expected a file name in an existing folder, got "
+                          f"{'a folder' if out.is_dir() else f'no folder {out.parent}'}")
 
     cfg = read_config(args.run)
     tensors, meta = load_model(args.run, "last" if args.last else "best")

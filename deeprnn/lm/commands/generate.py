@@ -29,7 +29,7 @@ def run(args) -> int:
     from ..runs import open_run
 
     temperature = 0.0 if args.greedy else args.temperature
-    check_sampling(temperature, args.top_k, args.top_p, args.length)
+    check_sampling(temperature, args.top_k, args.top_p, args.length, args.seed)
     overrides = {k: v for k, v in (("engine", args.engine), ("device", args.device)) if v}
     r = open_run(args.run, "last" if args.last else "best", overrides)
 

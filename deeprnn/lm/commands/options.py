@@ -10,8 +10,10 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
+from ...errors import ConfigError
 from ..config import CHOICES, SECTIONS, RunConfig, field_comments, merge
 from ..presets import PRESETS
+from ..requirements import require
 
 ALIASES = {"num_layers": ["--layers"], "hidden_size": ["--hidden"], "embedding_dim": ["--embedding"]}
 LIST_ITEMS = {"corpus": (str, "+"), "splits": (float, 3), "betas": (float, 2)}
@@ -53,28 +55,29 @@ def flag_overrides(args: argparse.Namespace) -> dict:
 
 
 def load_toml(path: str) -> dict:
+    """The tables of a TOML config file (ConfigError if missing or not TOML; other OSErrors as they are)."""
     try:
         import tomllib
     except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ImportError:
-            raise ImportError("reading --config TOML files on Python 3.10 needs tomli: pip install tomli") from None
+        tomllib = require("tomli", "reading --config TOML files on Python 3.10", "pip install tomli")
     p = Path(path)
     try:
         with open(p, "rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
-        raise FileNotFoundError(f"config file {p} not found") from None
+        raise ConfigError(f"config file {p} not found") from None
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{p}: expected TOML, got a syntax error ({e})") from None
+        raise ConfigError(f"{p}: expected TOML, got a syntax error ({e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: expected TOML (UTF-8 text), got byte 0x{e.object[e.start]:02x} at offset "
+                          f"{e.start}") from None
 
 
 def build_config(preset: str | None, config_file: str | None, overrides: dict) -> RunConfig:
     cfg = RunConfig()
     if preset is not None:
         if preset not in PRESETS:
-            raise ValueError(f"expected a preset among {', '.join(PRESETS)}, got {preset!r}")
+            raise ConfigError(f"expected a preset among {', '.join(PRESETS)}, got {preset!r}")
         merge(cfg, PRESETS[preset], f"preset {preset}")
     if config_file is not None:
         merge(cfg, load_toml(config_file), config_file)

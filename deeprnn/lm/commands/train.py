@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ...errors import ConfigError
 from ..checkpoint import CURVES
 from ..config import RunConfig, merge
 from ..presets import PRESETS
@@ -29,6 +30,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from ..requirements import check_requirements
     from ..train import Trainer
 
     if args.resume:
@@ -36,6 +38,7 @@ def run(args) -> int:
     else:
         cfg = build_config(args.preset, args.config, flag_overrides(args))
         run_dir = Path(args.out or f"runs/{args.preset or 'run'}")
+    check_requirements(cfg.train)
     trainer = Trainer(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite,
                       progress_bar=not (args.no_progress or args.json))
     summary = trainer.fit()
@@ -54,11 +57,11 @@ def resumed_config(args) -> tuple[RunConfig, Path]:
 
     overrides = flag_overrides(args)
     if args.preset or args.config or args.out:
-        raise ValueError("expected only run-time flags with --resume (the run keeps its config.json), "
+        raise ConfigError("expected only run-time flags with --resume (the run keeps its config.json), "
                          "got --preset/--config/--out")
     fixed = sorted(f"{s}.{k}" for s, kv in overrides.items() for k in kv if s != "train" or k not in RESUMABLE)
     if fixed:
-        raise ValueError(f"expected --resume to keep the run's model and data, got changes to {', '.join(fixed)}")
+        raise ConfigError(f"expected --resume to keep the run's model and data, got changes to {', '.join(fixed)}")
     run_dir = Path(args.resume)
     cfg = read_config(run_dir)
     merge(cfg, overrides, "command line")

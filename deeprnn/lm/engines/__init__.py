@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ...errors import ConfigError
 from ..config import ModelConfig, TrainConfig
+from ..requirements import check_engine
 from .base import LMEngine, init_params, param_shapes
 
 __all__ = ["LMEngine", "make_engine", "init_params", "param_shapes"]
@@ -21,17 +22,12 @@ def make_engine(model: ModelConfig, train: TrainConfig, vocab_size: int) -> LMEn
     """The engine named by ``train.engine``, holding ``init_params`` of ``train.seed``."""
     if train.engine not in ("numpy", "torch"):
         raise ConfigError(f"expected engine 'numpy' or 'torch', got {train.engine!r}")
-    if train.engine == "numpy" and (train.device == "cuda" or train.distributed):
-        raise ConfigError(f"expected --engine torch for {'--device cuda' if train.device == 'cuda' else '--distributed'}, "
-                          "got the numpy engine (it runs in one CPU process)")
+    check_engine(train)  # torch, a GPU, torchrun: one line naming what is missing
     params = init_params(model, vocab_size, train.seed)
     if train.engine == "numpy":
         from .numpy import NumpyLM
 
         return NumpyLM(model, train, vocab_size, params)
-    from ...torch_engine import require_torch
-
-    require_torch()
     from .torch import TorchLM
 
     return TorchLM(model, train, vocab_size, params)

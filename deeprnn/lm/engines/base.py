@@ -21,6 +21,7 @@ from ...layout import CELL_CLASSES, GATE_MULT, check_stack_args, mode_name
 from ...layout import param_shapes as layout_shapes
 from ...numpy_engine.module import init_uniform
 from ...numpy_engine.threads import set_num_threads
+from ..requirements import require
 from ..config import ModelConfig
 
 RNN_PREFIX = "rnn."  # the recurrent stack's parameters are "rnn." + their torch.nn name
@@ -114,6 +115,7 @@ class LMEngine(ABC):
     def limit_threads(self, n: int):
         """Use ``n`` compute threads (NumPy's BLAS here); returns a function that restores the previous
         setting."""
+        require("threadpoolctl", f"--threads {n}")
         return set_num_threads(n).restore_original_limits
 
     def clip(self, mode: str, value: float) -> float:
