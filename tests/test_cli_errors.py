@@ -111,7 +111,7 @@ def test_resume_of_a_damaged_run_is_one_line(tmp_path, capsys):
 EDITS = {  # config.json edited after training -> (section, changes, command, fragments of the error)
     "hidden_size": ("model", {"hidden_size": 10}, ["train", "--resume"], ["do not fit its config.json", "head.weight"]),
     "optimizer": ("train", {"optimizer": "sgd"}, ["train", "--resume"], ["do not fit its config.json", "exp_avg"]),
-    "ema": ("train", {"ema": 0.5}, ["train", "--resume"], ["deeprnn: error: expected the weight average"]),  # as is
+    "ema": ("train", {"ema": 0.5}, ["train", "--resume"], ["deeprnn: error: expected a weight average (train.ema)"]),  # as is
     "betas": ("train", {"betas": ["x", 0.9]}, ["eval"], ["config.json: expected train.betas to be two numbers"]),
     "step_size": ("train", {"schedule": "step", "step_size": 0}, ["generate"], ["config.json: expected train.step_size"]),
 }
