@@ -20,6 +20,7 @@ COMMANDS = {
     "generate": "deeprnn.lm.commands.generate",
     "export": "deeprnn.lm.commands.export",
     "check": "deeprnn.compat.check",
+    "serve": "deeprnn.serve.command",
 }
 
 
