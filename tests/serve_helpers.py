@@ -20,14 +20,15 @@ from lm_helpers import run_trainer, tiny_config, write_corpus
 _RUNS: dict[str, Path] = {}
 
 
-def tiny_run(tmp_path_factory, cell: str = "lstm", layers: int = 1, steps: int = 60) -> Path:
+def tiny_run(tmp_path_factory, cell: str = "lstm", layers: int = 1, steps: int = 60, tokens: str = "char") -> Path:
     """A trained run folder (with best weights, metrics.jsonl and a validation split), made once."""
-    key = f"{cell}-{layers}-{steps}"
+    key = f"{cell}-{layers}-{steps}-{tokens}"
     if key not in _RUNS:
         folder = tmp_path_factory.mktemp(f"serve-{key}")
         corpus = write_corpus(folder, 30000)
         cfg = tiny_config(corpus, model={"cell": cell, "num_layers": layers, "hidden_size": 32, "embedding_dim": 16},
-                          data={"splits": [0.9, 0.1, 0.0]}, max_steps=steps, eval_every=max(1, steps // 2),
+                          data={"splits": [0.9, 0.1, 0.0], "tokens": tokens}, max_steps=steps,
+                          eval_every=max(1, steps // 2),
                           batch_size=16, num_steps=32, warmup_steps=5, lr=0.01)
         run_trainer(cfg, folder / "run")
         _RUNS[key] = folder / "run"

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeprnn.lm.config import ModelConfig, TrainConfig
-from deeprnn.lm.engine import make_engine
+from deeprnn.lm.config import ModelConfig
 from deeprnn.lm.inside import STATE_NAMES, activations
 from lm_helpers import tiny_engine
 from torch_helpers import needs_torch, torch_one_thread
@@ -71,9 +70,10 @@ def test_one_token_and_the_float32_engine():
 def test_weights_of_the_torch_engine(cell):
     """The fused torch engine exposes no inner layer; the same canonical weights give its top layer's
     output (through its logits) and every layer's final state."""
-    model = ModelConfig(cell=cell, num_layers=2, hidden_size=6, embedding_dim=4)
-    engine = make_engine(model, TrainConfig(engine="torch", dtype="float64", seed=2), 11)
-    acts = activations(model, engine.state_dict(), IDS)
+    engine = tiny_engine(V=11, seed=2, train={"engine": "torch"}, cell=cell, num_layers=2, hidden_size=6,
+                         embedding_dim=4)
+    assert engine.name == "torch"
+    acts = activations(engine.cfg, engine.state_dict(), IDS)
     z, final = engine.logits(IDS[:, None], engine.initial_state(1))
     np.testing.assert_allclose(acts.logits, z[:, 0], rtol=0, atol=1e-10)
     for name, ref in zip(acts.states, _states(engine, final)):

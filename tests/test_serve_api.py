@@ -22,7 +22,7 @@ from deeprnn.lm.inside import activations  # noqa: E402
 from deeprnn.lm.units import pattern_mask  # noqa: E402
 from deeprnn.serve.server import BackgroundServer  # noqa: E402
 from lm_helpers import cli, metrics  # noqa: E402
-from serve_helpers import read_events, run, served, served_with, server, streamed_text  # noqa: E402
+from serve_helpers import read_events, run, served, served_with, server, streamed_text, tiny_run  # noqa: E402
 
 assert run and served and server  # fixtures
 
@@ -133,6 +133,25 @@ def test_units_are_ranked_by_correlation_with_the_pattern(client, served):
         exact = acts.state(u["state"], u["layer"])[:, u["unit"]]
         assert u["r"] == pytest.approx(np.corrcoef(exact, on)[0, 1], abs=1e-6)
         np.testing.assert_allclose(u["values"], exact, atol=5.1e-5)
+
+
+def test_a_word_level_gru_of_two_layers(tmp_path_factory):
+    """Another cell, depth and token level: words stream with their spaces, h only, whitespace refused."""
+    run = tiny_run(tmp_path_factory, cell="gru", layers=2, steps=4, tokens="word")
+    served = served_with(run)
+    with BackgroundServer(served) as server, httpx.Client(base_url=server.url, timeout=30) as c:
+        with c.stream("POST", "/api/generate", json={"prefix": "the value", "length": 12, "seed": 2}) as r:
+            text = streamed_text(read_events(r))
+        assert text == generate(served.run.engine, served.vocab, "the value", 12, seed=2)
+        assert len(text.split()) == 12 and text.startswith(" ")
+        r = c.post("/api/generate", json={"prefix": "   "})
+        assert r.status_code == 422 and r.json()["error"] == "expected a prefix with at least one token, got only whitespace"
+        answer = c.post("/api/activations", json={"text": "the value of x", "layer": 1}).json()
+        assert answer["tokens"] == ["the", "value", "of", "x"] and np.array(answer["values"]).shape == (4, 32)
+        r = c.post("/api/activations", json={"text": "the value", "state": "c"})
+        assert r.status_code == 422 and r.json()["error"] == "expected state in ['h'], got \"c\""
+        units = c.post("/api/units", json={"text": "the (value of) x is the", "pattern": r"\(.*\)"}).json()
+        assert units["on"] == [0, 1, 1, 0, 0, 0] and units["units"][0]["state"] == "h"
 
 
 def test_excerpts_come_from_the_validation_split(client, served):

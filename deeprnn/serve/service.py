@@ -60,13 +60,14 @@ class ServedRun:
     # -- generate --------------------------------------------------------------------------------
     def start_generation(self, req: dict):
         """(what the stream announces first, an iterator of pieces); the sampling runs as it is read."""
+        tokens = tokenize(req["prefix"], self.vocab.level)
+        if not tokens:
+            raise RequestError("expected a prefix with at least one token, got only whitespace", field="prefix")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # unknown prefix tokens are listed in the answer instead
             ids = encode_prefix(self.vocab, req["prefix"], "map")
-        if ids.size == 0:
-            raise RequestError("expected a prefix with at least one token, got only whitespace", field="prefix")
         seed = req["seed"] if req["seed"] is not None else secrets.randbits(63)  # reported, so reproducible
-        unknown = sorted({t for t in tokenize(req["prefix"], self.vocab.level) if t not in self.vocab})
+        unknown = sorted({t for t in tokens if t not in self.vocab})
         pieces = sample_stream(self.run.engine, self.vocab, ids, req["length"], req["temperature"], req["top_k"],
                                req["top_p"], seed)
         start = {"prefix": req["prefix"], "seed": seed, "length": req["length"], "unknown": unknown[:20]}
