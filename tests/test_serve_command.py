@@ -51,6 +51,18 @@ def test_another_host_prints_a_warning(run, captured, capsys):
     assert captured["served"].run.which == "last"
 
 
+def test_the_torch_engine_serves_the_same_model(run, captured, capsys):
+    pytest.importorskip("torch")
+    code, out, _ = cli(capsys, "serve", run, "--engine", "torch", "--port", 0)
+    assert code == 0 and "torch engine" in out
+    torch_served = captured["served"]
+    assert torch_served.run.engine.name == "torch"
+    cli(capsys, "serve", run, "--port", 0)
+    numpy_served = captured["served"]
+    a, b = (s.score({"text": "The value of x"})["steps"][1:] for s in (torch_served, numpy_served))
+    assert [s["p"] for s in a] == pytest.approx([s["p"] for s in b], abs=1e-5)
+
+
 def test_errors_are_one_line(run, tmp_path, capsys):
     code, _, err = cli(capsys, "serve", tmp_path / "missing")
     assert_one_line_error(code, err, "expected a run folder")

@@ -14,9 +14,10 @@ def add_arguments(p):
     p.add_argument("--port", type=int, default=8000, help="TCP port (default %(default)s; 0 picks a free one)")
     p.add_argument("--last", action="store_true", help="serve the last checkpoint instead of the best weights")
     p.add_argument("--engine", choices=("numpy", "torch"), help="run on this engine (default: the run's)")
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"))
-    p.add_argument("--threads", type=int, default=1, help="BLAS / torch threads (default %(default)s: requests "
-                   "run side by side, each on one core; 0 = leave as is)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), help="the torch engine's device")
+    p.add_argument("--threads", type=int, default=1, help="BLAS / torch threads (default %(default)s: one token at "
+                   "a time gains nothing from more, and requests running side by side would fight over them; "
+                   "0 = leave as is)")
 
 
 def run(args) -> int:
