@@ -31,6 +31,7 @@ COMMANDS = {
     "generate": "deeprnn.lm.commands.generate",
     "export": "deeprnn.lm.commands.export",
     "check": "deeprnn.compat.check",
+    "serve": "deeprnn.serve.command",
 }
 DEBUG_HELP = "show the full traceback of any error"
 

@@ -139,3 +139,26 @@ def test_empty_prefix_and_bad_sampling_settings_raise(model):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert generate(engine, vocab, "the", 0) == ""
+
+
+def test_sample_stream_is_the_loop_of_generate_and_samples_only_when_read(model):
+    from deeprnn.lm.generate import sample_stream
+
+    engine, vocab = model
+    calls = []
+
+    class Counting:
+        def logits(self, x, state):
+            calls.append(x.shape)
+            return engine.logits(x, state)
+
+        def initial_state(self, batch):
+            return engine.initial_state(batch)
+
+    pieces = sample_stream(Counting(), vocab, vocab.encode("the "), 25, temperature=0.9, top_k=5, seed=4)
+    assert calls == []  # nothing runs before the first piece is asked for
+    first = next(pieces)
+    assert calls == [(4, 1)]  # the warm-up on the prefix, then one token sampled
+    text = first + "".join(pieces)
+    assert text == generate(engine, vocab, "the ", 25, temperature=0.9, top_k=5, seed=4)
+    assert len(calls) == 25  # the warm-up and 24 steps: the last token needs no prediction after it

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -73,6 +73,22 @@ def encode_prefix(vocab, prefix: str, unknown: str = "map") -> np.ndarray:
     return vocab.encode(tokens)
 
 
+def sample_stream(engine: LMEngine, vocab, ids: np.ndarray, length: int, temperature: float = 1.0, top_k: int = 0,
+                  top_p: float = 1.0, seed: int | None = None) -> Iterator[str]:
+    """Warm the state up on the prefix ``ids`` (P,), then yield ``length`` sampled pieces one at a time
+    (a character, or " word"). The one sampling loop of ``generate`` and ``deeprnn serve``."""
+    check_sampling(temperature, top_k, top_p, length)
+    rng = np.random.default_rng(seed)
+    banned = (vocab.unk,)
+    z, state = engine.logits(np.asarray(ids)[:, None], engine.initial_state(1))  # warm-up: (P, 1, V)
+    for i in range(length):
+        nxt = sample_next(z[-1, 0], rng, temperature, top_k, top_p, banned)
+        piece = vocab.decode([nxt])
+        yield piece if vocab.level == "char" else " " + piece
+        if i + 1 < length:  # the last token needs no prediction after it
+            z, state = engine.logits(np.array([[nxt]]), state)  # (1, 1, V)
+
+
 def generate(engine: LMEngine, vocab, prefix: str, length: int, temperature: float = 1.0, top_k: int = 0,
              top_p: float = 1.0, seed: int | None = None, on_text: Callable[[str], None] | None = None,
              unknown: str = "map") -> str:
@@ -83,16 +99,9 @@ def generate(engine: LMEngine, vocab, prefix: str, length: int, temperature: flo
     """
     check_sampling(temperature, top_k, top_p, length, seed)
     ids = encode_prefix(vocab, prefix, unknown)  # (P,)
-    rng = np.random.default_rng(seed)
-    banned = (vocab.unk,)
-    z, state = engine.logits(ids[:, None], engine.initial_state(1))  # warm-up: (P, 1, V)
     out = []
-    for _ in range(length):
-        nxt = sample_next(z[-1, 0], rng, temperature, top_k, top_p, banned)
-        piece = vocab.decode([nxt])
-        piece = piece if vocab.level == "char" else " " + piece
+    for piece in sample_stream(engine, vocab, ids, length, temperature, top_k, top_p, seed):
         out.append(piece)
         if on_text is not None:
             on_text(piece)
-        z, state = engine.logits(np.array([[nxt]]), state)  # (1, 1, V)
     return "".join(out)
