@@ -117,8 +117,8 @@ def lstm_cell_backward(da_next, dc_next, cache):
 
 def lstm_backward(da, caches):
     caches, x = caches
-    n_x, m, T_x = x.shape
-    n_a = da.shape[0]
+    n_a, m, T_x = da.shape  # as the notebook has it: da may cover fewer steps than the caches
+    n_x = x.shape[0]
     dx = np.zeros((n_x, m, T_x))
     da_prevt, dc_prevt = np.zeros((n_a, m)), np.zeros((n_a, m))
     total = {}

@@ -213,6 +213,6 @@ def test_command_line_errors_exit_2_in_one_line(tmp_path, capsys):
     code, _, err = run_cli(capsys, "mytorch", write(tmp_path, LEARNER), "--only", "RNN.sideways")
     assert code == 2 and "RNN.sideways" in err
     code, _, err = run_cli(capsys, "mytorch", write(tmp_path, LEARNER), "--tol", "-1")
-    assert code == 2 and "expected --tol >= 0, got -1.0" in err
+    assert code == 2 and "expected --tol to be a number >= 0, got -1.0" in err
     code, _, err = run_cli(capsys, "tensorflow", write(tmp_path, LEARNER))
     assert code == 2 and "invalid choice" in err
