@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import numerical_grad
+from conftest import count_engine_calls, numerical_grad
 
 from deeprnn.compat import coursera as cs
 
@@ -174,12 +174,8 @@ def test_lstm_backward_matches_finite_differences():
 
 
 def test_the_engine_does_the_maths(monkeypatch):
-    import deeprnn.compat.coursera as module
-
-    calls = []
-    for name in ("rnn_step_forward", "rnn_step_backward", "lstm_step_forward", "lstm_step_backward"):
-        real = getattr(module, name)
-        monkeypatch.setattr(module, name, lambda *a, _f=real, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    calls = count_engine_calls(monkeypatch, "rnn_step_forward", "rnn_step_backward", "lstm_step_forward",
+                               "lstm_step_backward")
     x, a0 = rng.standard_normal((2, 1, 3)), rng.standard_normal((2, 1))
     cs.rnn_backward(np.ones((2, 1, 3)), cs.rnn_forward(x, a0, rnn_params(2, 2, 1))[2])
     cs.lstm_backward(np.ones((2, 1, 3)), cs.lstm_forward(x, a0, lstm_params(2, 2, 1))[3])

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..numpy_engine.elman import rnn_step_backward, rnn_step_forward
+from ..numpy_engine.elman import rnn_step_forward
 from ..numpy_engine.lstm import lstm_step_backward, lstm_step_forward
 from ..checks import fmt_shape
 from ._arrays import expect_shape, floats, rows, vector
+from ._steps import elman_backward
 
 __all__ = ["softmax", "rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward",
            "lstm_cell_forward", "lstm_forward", "lstm_cell_backward", "lstm_backward"]
@@ -91,9 +92,9 @@ def rnn_cell_backward(da_next, cache):
     p = _rnn_params(parameters)
     xt, a_prev = _columns(xt, a_prev, p["weight_ih"].shape[1], p["weight_hh"].shape[0])
     (da_next, a_next) = floats(da_next, a_next)
-    _, engine_cache = rnn_step_forward(rows(xt), rows(a_prev), p)
-    engine_cache = engine_cache._replace(h=rows(expect_shape("a_next", a_next, a_prev.shape)))  # φ' from a_next
-    dx, dh_prev, g = rnn_step_backward(rows(expect_shape("da_next", da_next, a_prev.shape)), engine_cache)
+    expect_shape("a_next", a_next, a_prev.shape)
+    expect_shape("da_next", da_next, a_prev.shape)
+    dx, dh_prev, g = elman_backward(p, rows(da_next), rows(a_next), rows(xt), rows(a_prev))  # tanh' from a_next
     return {"dxt": rows(dx), "da_prev": rows(dh_prev), "dWax": g["weight_ih"], "dWaa": g["weight_hh"],
             "dba": g["bias_ih"][:, None]}
 
