@@ -53,6 +53,7 @@ class TensorResult:
     hint: str | None = None
     shape_only: bool = False  # only the shape is checked (weights the learner initialises at random)
     compared: int = 0  # how many times values were compared
+    exact: bool = False  # a text or a sequence of ids, compared for equality
 
     def add(self, exp: Expect, got, case: dict, rtol: float, atol: float) -> bool:
         """Compare one value; False if it fails (the first failure is kept)."""
@@ -139,7 +140,7 @@ def function_lines(f: FunctionResult, width: int = 10) -> list[str]:
     lines = [f"{f.status:<9} {f.name}"]
     for t in f.tensors.values():
         diffs = ("shape only" if t.shape_only else "no values compared" if not t.compared
-                 else f"max abs {t.max_abs:.1e}   max rel {t.max_rel:.1e}")
+                 else "compared for equality" if t.exact else f"max abs {t.max_abs:.1e}   max rel {t.max_rel:.1e}")
         lines.append(f"    {t.name:<{width}}{'pass' if t.passed else 'FAIL'}   {diffs}")
         if not t.passed:
             lines.append(f"        first failure: {t.problem}")
@@ -164,14 +165,15 @@ def _compare(res: TensorResult, exp: Expect, got, rtol: float, atol: float):
     want = exp.value
     if isinstance(got, Missing):
         return got.reason, None
-    if isinstance(want, str):  # text, e.g. what a language model's predict() returns
-        res.compared += 1
+    if isinstance(want, (str, tuple)):  # text (what predict() returns) or a sequence of ids (sample())
+        res.compared, res.exact = res.compared + 1, True
         if got == want:
             return None, None
-        if not isinstance(got, str):
-            return f"expected {exp.name} to be the text {want!r}, got {type(got).__name__}", None
+        kind, unit = ("the text", "character") if isinstance(want, str) else ("the sequence", "position")
+        if type(got) is not type(want):
+            return f"expected {exp.name} to be {kind} {want!r}, got {type(got).__name__} {got!r}", None
         at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-        return f"{exp.name} differs from character {at} on: yours {got!r}, expected {want!r}", None
+        return f"{exp.name} differs from {unit} {at} on: yours {got!r}, expected {want!r}", None
     try:
         arr = np.asarray(got)
     except Exception:  # noqa: BLE001 - anything the learner returned
