@@ -82,7 +82,7 @@ def cases(group: Group, check: Check) -> list[tuple[dict, int]]:
     for i, cfg in enumerate(group.grid):
         rows.setdefault(tuple(cfg[k] for k in check.keys), i)
     def size(item):
-        numbers = [v for v in item[0] if isinstance(v, (int, float))]
+        numbers = [v for v in item[0] if isinstance(v, (int, float)) and not isinstance(v, bool)]
         return math.prod(numbers), sum(numbers), str(item[0])
 
     order = sorted(rows.items(), key=size)
