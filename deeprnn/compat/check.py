@@ -41,7 +41,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     parser.add_argument("--tol", type=float, metavar="RTOL",
                         help="relative tolerance (default 1e-6; 1e-4 for the float32 courses d2l and needle)")
-    parser.add_argument("--atol", type=float, help="absolute tolerance (default 1e-8; d2l 1e-6, needle 1e-5)")
+    parser.add_argument("--atol", type=float, help="absolute tolerance (default 1e-8; d2l 1e-5, needle 5e-5)")
     parser.add_argument("--only", metavar="NAMES", help="comma-separated functions to check, e.g. RNNCell.forward")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                         help="time limit of each call of your code (default 10; 0: none)")
@@ -111,9 +111,10 @@ def check_module(course: str, path, seed: int = 0, rtol: float | None = None, at
             raise ConfigError(f"expected --only names among {', '.join(known)}, got {', '.join(unknown)}")
         only = tuple(only)
     package_root = _package_root(spec, path, needle_path)
-    job = Job(course, str(path), int(seed), float(rtol), float(atol), only, float(timeout), package_root)
+    job = Job(course, str(Path(path).resolve()), int(seed), float(rtol), float(atol), only, float(timeout),
+              package_root)
     report = run_job(job)
-    report.dtype = spec.dtype
+    report.path, report.dtype = str(path), spec.dtype  # as given
     return report
 
 

@@ -55,7 +55,7 @@ COURSES = {
     "coursera": Course("deeplearning.ai week 1: RNN step by step, Dinosaur Island",
                        ("deeprnn.compat.grid_coursera", "deeprnn.compat.grid_dinosaurs")),
     "d2l": Course("d2l.ai, RNN from scratch (PyTorch): RNNScratch, StackedRNNScratch, RNNLMScratch",
-                  ("deeprnn.compat.grid_d2l",), tolerance=(1e-4, 1e-6), dtype="float32", preload=("torch",)),
+                  ("deeprnn.compat.grid_d2l",), tolerance=(1e-4, 1e-5), dtype="float32", preload=("torch",)),
     "needle": Course("CMU 10-414 needle hw4: nn.RNNCell, RNN, LSTMCell, LSTM", ("deeprnn.compat.grid_needle",),
-                     tolerance=(1e-4, 1e-5), dtype="float32", package="needle"),
+                     tolerance=(1e-4, 5e-5), dtype="float32", package="needle"),
 }
