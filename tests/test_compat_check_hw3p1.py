@@ -300,3 +300,10 @@ def test_the_classifier_failing_only_because_of_the_cell_says_so(tmp_path):
     res = {f.name: f for f in gru.functions}
     assert "hint: matches z and 1 - z swapped" in gru.format()
     assert res["inference"].note.startswith("inference fails only because your GRUCell.forward does")
+
+
+def test_the_other_editions_check_points_here(tmp_path):
+    path = write(tmp_path, LEARNER)
+    report = check_module("mytorch", path, only=["RNNCell.__init__"])
+    assert "missing attribute: RNNCell has no attribute 'weight_ih', but it has W_ih: the other 11-785 edition? " \
+           "run deeprnn check hw3p1" in report.format()

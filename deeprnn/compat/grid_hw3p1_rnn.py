@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import hw3p1 as ours
+from .grid_mytorch import other_edition
 from .learner import LearnerError, Missing
 from .report import ACCUMULATE, NO_TANH_GRAD, SUMMED, CannotBorrow, Expect
 from .spec import Check, Group
@@ -58,7 +59,8 @@ def cell_init(learner, case, rng):
     I, H = case["input"], case["hidden"]
     cell = learner.call("RNNCell", learner.get("RNNCell"), (I, H), ("input_size", "hidden_size"))
     shapes = {"W_ih": (H, I), "W_hh": (H, H), "b_ih": (H,), "b_hh": (H,)}
-    out = [(Expect(k, np.zeros(s), shape_only=True), learner.attr(cell, k)) for k, s in shapes.items()]
+    out = [(Expect(k, np.zeros(s), shape_only=True), other_edition(learner, cell, k, "weight_ih", "mytorch"))
+           for k, s in shapes.items()]
     return out + [(Expect(f"d{k}", np.zeros(s)), learner.attr(cell, f"d{k}")) for k, s in shapes.items()]
 
 
