@@ -97,6 +97,8 @@ def check_module(course: str, path, seed: int = 0, rtol: float | None = None, at
     spec = course_spec(course)
     rtol = spec.tolerance[0] if rtol is None else rtol
     atol = spec.tolerance[1] if atol is None else atol
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"expected --seed to be an integer >= 0, got {seed!r}")
     for flag, value in (("--tol", rtol), ("--atol", atol), ("--timeout", timeout)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
             raise ConfigError(f"expected {flag} to be a number >= 0, got {value}")
