@@ -83,6 +83,9 @@ def _stop(proc) -> None:
             proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+    for pipe in (proc.stdin, proc.stdout):
+        pipe.close()
 
 
 WORKER = _Worker()
