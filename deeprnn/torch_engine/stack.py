@@ -30,7 +30,7 @@ F = torch.nn.functional
 
 def check_tensor(name: str, x, dtype, shape: tuple, alt_shape: tuple | None = None):
     """A torch.Tensor of ``dtype`` whose shape matches ``shape`` (or ``alt_shape``); shapes mix ints
-    (must match) with letters (any size >= 1), e.g. ('T', 'B', 28)."""
+    (must match) with letters (B >= 0, the others >= 1), e.g. ('T', 'B', 28)."""
     if not isinstance(x, torch.Tensor):
         kind = type(x).__name__
         hint = " (pass the padded tensor and lengths= instead)" if kind == "PackedSequence" else ""
