@@ -108,8 +108,9 @@ def check_lengths(lengths, batch: int, steps: int) -> np.ndarray:
 def check_state_dict(state_dict, shapes: dict, label: str = "state_dict keys",
                      error: type[Exception] = ValueError) -> dict[str, np.ndarray]:
     """``state_dict`` (NumPy arrays or torch tensors) against ``shapes`` {name: shape}: the same keys,
-    each of its shape and holding numbers. Returns {name: NumPy array}, after every check has passed (a
-    caller that copies them in is never left half-loaded). A wrong key or shape raises ``error``.
+    each of its shape and holding floating-point numbers (integers are refused, not cast). Returns
+    {name: NumPy array}, after every check has passed (a caller that copies them in is never left
+    half-loaded). A wrong key or shape raises ``error``.
 
         expected state_dict keys ['weight_ih_l0', ...], got missing ['bias_hh_l0'] and unexpected ['bias_hh_l9']
         expected weight_hh_l0 of shape (4, 4), got (4, 3)
@@ -126,7 +127,9 @@ def check_state_dict(state_dict, shapes: dict, label: str = "state_dict keys",
         a = np.asarray(v.detach().cpu() if hasattr(v, "detach") else v)
         if a.shape != tuple(shapes[k]):
             raise error(f"expected {k} of shape {fmt_shape(tuple(shapes[k]))}, got {fmt_shape(a.shape)}")
-        if a.dtype.kind not in "fiu":
-            raise TypeError(f"expected {k} to hold numbers, got dtype {a.dtype}")
+        if a.dtype.kind != "f":
+            cast = " (not cast silently: convert it first, e.g. with .astype(np.float32))"
+            hint = cast if a.dtype.kind in "biu" else ""
+            raise TypeError(f"expected {k} to hold floating-point numbers, got dtype {a.dtype}{hint}")
         arrays[k] = a
     return arrays

@@ -179,7 +179,13 @@ CASES = {
     "state_dict_shape": (lambda: dr.RNN(3, 4).load_state_dict(rnn_state_dict(weight_hh_l0=f32(4, 3))), ValueError,
                          "expected weight_hh_l0 of shape (4, 4), got (4, 3)"),
     "state_dict_strings": (lambda: dr.RNN(3, 4).load_state_dict(rnn_state_dict(bias_ih_l0=np.array(["a"] * 4))),
-                           TypeError, "expected bias_ih_l0 to hold numbers, got dtype <U1"),
+                           TypeError, "expected bias_ih_l0 to hold floating-point numbers, got dtype <U1"),
+    "state_dict_int64": (lambda: dr.RNN(3, 4).load_state_dict(rnn_state_dict(bias_ih_l0=np.arange(4))), TypeError,
+                         "expected bias_ih_l0 to hold floating-point numbers, got dtype int64 (not cast silently: "
+                         "convert it first, e.g. with .astype(np.float32))"),
+    "initial_state_dict_int64": (lambda: dr.RNN(3, 4, state_dict=rnn_state_dict(weight_hh_l0=np.ones((4, 4), int))),
+                                 TypeError, "expected weight_hh_l0 to hold floating-point numbers, got dtype int64 "
+                                 "(not cast silently: convert it first, e.g. with .astype(np.float32))"),
     "cell_state_dict_of_a_layer": (lambda: dr.RNNCell(3, 4).load_state_dict(dr.RNN(3, 4, bias=False).state_dict()),
                                    ValueError, "expected state_dict keys ['weight_ih', 'weight_hh', 'bias_ih', "
                                    "'bias_hh'], got missing ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] and "

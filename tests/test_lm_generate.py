@@ -99,6 +99,14 @@ def test_greedy_sample_next_is_argmax():
     assert sample_next(z, np.random.default_rng(0), temperature=0) == int(np.argmax(z))
 
 
+def test_extreme_finite_temperatures_still_sample():
+    z = np.random.default_rng(2).standard_normal(30) * 50
+    rng = np.random.default_rng(0)
+    with np.errstate(all="raise"):  # no overflow on the way (z / 1e-320 used to be inf - inf = nan)
+        assert {sample_next(z, rng, temperature=1e-320) for _ in range(20)} == {int(np.argmax(z))}
+        assert len({sample_next(z, rng, temperature=1e308) for _ in range(200)}) > 20  # all but uniform
+
+
 def test_unk_is_never_sampled(model):
     engine, vocab = model
     z = np.zeros(len(vocab))

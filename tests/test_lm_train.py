@@ -72,7 +72,7 @@ def test_non_finite_steps_are_skipped_and_logged(corpus, tmp_path, monkeypatch):
 
 def test_too_many_bad_steps_in_a_row_stop_with_the_checkpoint_intact(corpus, tmp_path, monkeypatch):
     _poison(monkeypatch, lambda n: "loss" if n >= 7 else None)
-    with pytest.raises(TrainingError, match=r"3 steps in a row .* step 9.*intact"):
+    with pytest.raises(TrainingError, match=r"at step 9: 3 steps in a row .*checkpoint of step 5 .* is intact"):
         run_trainer(tiny_config(corpus, eval_every=5, max_steps=40, max_bad_steps=3), tmp_path / "run")
     c = ck.load_checkpoint(tmp_path / "run")  # the checkpoint of step 5, no fallback needed
     assert c.state["progress"]["step"] == 5
@@ -84,7 +84,7 @@ def test_too_many_bad_steps_exit_2_on_the_command_line(corpus, tmp_path, monkeyp
     code, out, err = cli(capsys, "train", *TINY_FLAGS, "--corpus", corpus, "--max-bad-steps", "2",
                          "--out", tmp_path / "run")
     err = "\n".join(line for line in err.splitlines() if not line.startswith("[train]"))
-    assert_one_line_error(code, err, "2 steps in a row", "non-finite", "--lr")
+    assert_one_line_error(code, err, "2 steps in a row", "not finite", "--lr")
     assert out == ""
 
 

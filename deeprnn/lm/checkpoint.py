@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DeeprnnError
+from .divergence import DivergenceError, check_weights, nonfinite
 
 MODEL, OPTIM, STATE = "model.safetensors", "optimizer.safetensors", "trainer_state.json"
 CONFIG, VOCAB = "config.json", "vocab.json"
@@ -90,11 +91,32 @@ def read_json(path: Path, what: str) -> dict:
 
 
 def save_tensors(path: Path, tensors: dict, fmt: str, meta: dict | None = None) -> None:
+    metadata = {"format": fmt, **{k: str(v) for k, v in (meta or {}).items()}}
+    write_safetensors(path, tensors, metadata)
+
+
+def write_safetensors(path: Path, tensors: dict, metadata: dict) -> None:
+    """The one writer of tensor files (checkpoints, best model, export): atomic, and never with a
+    tensor that is not finite (DivergenceError; the file on disk stays as it was)."""
+    from safetensors import SafetensorError
     from safetensors.numpy import save_file
 
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    metadata = {"format": fmt, **{k: str(v) for k, v in (meta or {}).items()}}
-    atomic_write(path, lambda tmp: save_file(arrays, str(tmp), metadata=metadata))
+    _require_finite(arrays, path)
+
+    def write(tmp: Path) -> None:
+        try:
+            save_file(arrays, str(tmp), metadata=metadata)
+        except SafetensorError as e:  # an I/O error, in safetensors' own type
+            raise CheckpointError(f"{path}: could not write it ({e})") from None
+
+    atomic_write(path, write)
+
+
+def _require_finite(tensors: dict, path: Path) -> None:
+    bad = nonfinite(tensors)
+    if bad:
+        raise DivergenceError(f"{path}: refusing to write non-finite values in {bad}; the file on disk is unchanged")
 
 
 def load_tensors(path: Path, fmt: str) -> tuple[dict, dict]:
@@ -166,6 +188,8 @@ def unpack_optimizer(entries: dict) -> tuple[dict, dict, dict]:
 def save_checkpoint(run: Path, model: dict, optimizer: dict, state: dict) -> None:
     """Write the three checkpoint files so that a kill at any moment leaves one consistent checkpoint."""
     run = Path(run)
+    _require_finite(model, run / MODEL)  # before anything is written
+    _require_finite(optimizer, run / OPTIM)
     tmp_model, tmp_optim = run / f".{MODEL}.new", run / f".{OPTIM}.new"
     save_tensors(tmp_model, model, MODEL_FORMAT, {"step": state.get("step", 0)})
     save_tensors(tmp_optim, optimizer, OPTIM_FORMAT)
@@ -242,14 +266,20 @@ def load_model(run: Path, which: str = "best") -> tuple[dict, dict]:
     """Parameters for evaluation or generation: (tensors, metadata). ``which`` is "best" (falling back
     to "last" when no validation has run yet) or "last"."""
     run = Path(run)
+    tensors, meta, path = _load_model(run, which)
+    check_weights(tensors, path)  # a diverged model is an error, not "perplexity nan"
+    return tensors, meta
+
+
+def _load_model(run: Path, which: str) -> tuple[dict, dict, Path]:
     if which == "best" and (run / BEST / MODEL).exists():
-        return load_tensors(run / BEST / MODEL, MODEL_FORMAT)
+        return *load_tensors(run / BEST / MODEL, MODEL_FORMAT), run / BEST / MODEL
     try:
         c = load_checkpoint(run)
-        return c.model, {"which": "last", "step": c.state.get("progress", {}).get("step")}
+        return c.model, {"which": "last", "step": c.state.get("progress", {}).get("step")}, run / MODEL
     except CheckpointError:
         if (run / MODEL).exists() and not (run / STATE).exists():  # a bare exported model folder
-            return load_tensors(run / MODEL, MODEL_FORMAT)
+            return *load_tensors(run / MODEL, MODEL_FORMAT), run / MODEL
         raise
 
 

@@ -76,6 +76,7 @@ class TrainConfig:
     max_bad_steps: int = 10  # NaN/Inf guard: stop after this many consecutive skipped steps
     threads: int = 0  # BLAS / torch threads; 0 = leave as is
     eval_streams: int = 16  # S: parallel streams when evaluating a whole split
+    allow_large_model: bool = False  # skip the size guard that refuses models larger than free memory (lm/memory.py)
 
 
 @dataclass
@@ -178,7 +179,7 @@ def validate(cfg: RunConfig) -> None:
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"expected {section}.{f.name} to be finite, got {value}")
     m, d, t = cfg.model, cfg.data, cfg.train
-    positive = {"model.num_layers": m.num_layers, "model.hidden_size": m.hidden_size,
+    positive = {"model.num_layers": m.num_layers, "model.hidden_size": m.hidden_size, "train.step_size": t.step_size,
                 "train.batch_size": t.batch_size, "train.num_steps": t.num_steps, "train.max_steps": t.max_steps,
                 "train.eval_every": t.eval_every, "train.eval_streams": t.eval_streams,
                 "train.max_bad_steps": t.max_bad_steps, "data.num_train": d.num_train, "data.num_val": d.num_val}
@@ -188,7 +189,7 @@ def validate(cfg: RunConfig) -> None:
     nonneg = {"model.embedding_dim": m.embedding_dim, "data.min_freq": d.min_freq, "train.lr": t.lr,
               "train.momentum": t.momentum, "train.weight_decay": t.weight_decay, "train.warmup_steps": t.warmup_steps,
               "train.min_lr": t.min_lr, "train.time_budget": t.time_budget, "train.patience": t.patience,
-              "train.threads": t.threads, "train.eps": t.eps, "train.seed": t.seed}
+              "train.threads": t.threads, "train.eps": t.eps}
     for name, v in nonneg.items():
         if v < 0:
             raise ConfigError(f"expected {name} >= 0, got {v}")
@@ -199,14 +200,12 @@ def validate(cfg: RunConfig) -> None:
             raise ConfigError(f"expected {name} in [0, 1), got {v}")
     if not 0 <= t.ema < 1:
         raise ConfigError(f"expected train.ema in [0, 1) (0 = off), got {t.ema}")
-    if t.schedule == "step" and (t.step_size < 1 or t.gamma <= 0):
-        raise ConfigError(f"expected train.step_size >= 1 and train.gamma > 0 for schedule='step', "
-                          f"got step_size={t.step_size} and gamma={t.gamma}")
+    _validate_train(t)
     if t.clip != "none" and t.clip_value <= 0:
         raise ConfigError(f"expected train.clip_value > 0, got {t.clip_value}")
     if len(t.betas) != 2 or not all(_is_number(b) and 0 <= b < 1 for b in t.betas):
         raise ConfigError(f"expected train.betas to be two numbers in [0, 1), got {t.betas}")
-    if not d.corpus or not all(isinstance(c, str) for c in d.corpus):
+    if not d.corpus or not all(isinstance(c, str) and c.strip() for c in d.corpus):
         raise ConfigError(f"expected data.corpus to be a non-empty list of names or paths, got {d.corpus!r}")
     if len(d.splits) != 3 or not all(_is_number(f) for f in d.splits):
         raise ConfigError(f"expected data.splits to be three fractions (train, val, test), got {d.splits}")
@@ -215,3 +214,26 @@ def validate(cfg: RunConfig) -> None:
                           f"got protocol={d.protocol!r} and batching={t.batching!r}")
     if m.cell != "rnn" and m.nonlinearity != "tanh":
         raise ConfigError(f"expected model.nonlinearity='tanh' for cell={m.cell!r} (relu is for rnn), got {m.nonlinearity!r}")
+
+
+MAX_THREADS = 1024  # more would be a typo: threadpoolctl and torch overflow far beyond it
+SEED_MAX = 2**32 - 1  # seeds beyond it overflow torch's generator (seeded with seed·1000 + rank)
+
+
+def _validate_train(t: TrainConfig) -> None:
+    """The seed, the threads, the optimizer's and the schedule's settings (whether or not the chosen ones
+    use them)."""
+    if not 0 <= t.seed <= SEED_MAX:
+        raise ConfigError(f"expected train.seed in [0, {SEED_MAX}] (a whole number from 0 to 2**32 - 1), got {t.seed}")
+    if t.optimizer in ("adam", "adamw") and t.eps <= 0:
+        raise ConfigError(f"expected train.eps > 0 for optimizer={t.optimizer!r} (it keeps m / (sqrt(v) + eps) "
+                          f"finite where a gradient is 0), got {t.eps}")
+    if t.threads > MAX_THREADS:
+        raise ConfigError(f"expected train.threads <= {MAX_THREADS}, got {t.threads}")
+    if not 0 <= t.momentum < 1:
+        raise ConfigError(f"expected train.momentum in [0, 1), got {t.momentum}")
+    if t.gamma <= 0:
+        raise ConfigError(f"expected train.gamma > 0 (the step schedule's decay factor), got {t.gamma}")
+    if t.min_lr > t.lr:
+        raise ConfigError(f"expected train.min_lr <= train.lr (the cosine schedule's floor below its peak), "
+                          f"got min_lr={t.min_lr} and lr={t.lr}")

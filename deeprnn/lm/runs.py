@@ -21,6 +21,7 @@ from . import checkpoint as ck
 from .config import RunConfig, merge
 from .data import LMData, prepare_data
 from .engines import LMEngine, make_engine
+from .memory import check_memory
 from .requirements import check_requirements
 
 CORPUS_SHA256 = "corpus_sha256"  # config.json: the fingerprint of the corpus the run was trained on
@@ -96,6 +97,7 @@ def open_run(run, which: str = "best", train_overrides: dict | None = None) -> O
         merge(cfg, {"train": train_overrides}, "options")
     check_requirements(cfg.train)
     vocab = Vocab.from_json(run / ck.VOCAB)
+    check_memory(cfg.model, cfg.train, len(vocab))
     tensors, meta = ck.load_model(run, which)
     engine = make_engine(cfg.model, cfg.train, len(vocab))
     with fitting_config(run):

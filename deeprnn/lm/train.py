@@ -22,8 +22,10 @@ from . import checkpoint as ck
 from .average import WeightAverage
 from .config import RunConfig
 from .data import LMData, prepare_data
+from .divergence import bad_loss, bad_step, bad_weights, loss_limit, quiet_numerics, stop_message
 from .engines import LMEngine, make_engine
 from .evaluate import Score, uniform
+from .memory import check_memory
 from .runs import check_corpus, fitting_config, read_run_config, write_config
 from .schedule import learning_rate
 
@@ -64,6 +66,7 @@ class Trainer:
             self.data = prepare_data(self.cfg.data, self.cfg.train)
         # Creating the engine joins the process group when distributed: every process has passed the
         # checks above before rank 0 writes anything below.
+        check_memory(cfg.model, cfg.train, len(self.data.vocab), self.data)  # before anything large is allocated
         self.engine: LMEngine = make_engine(cfg.model, cfg.train, len(self.data.vocab))
         self.is_main = self.engine.rank == 0
         self.prog = Progress()
@@ -72,6 +75,8 @@ class Trainer:
         if resume:
             with fitting_config(self.run):  # a config.json edited since: one line naming the run
                 self._restore(ck.load_checkpoint(self.run))
+        self._saved_step = self.prog.step if resume else None  # the step of the checkpoint on disk, if any
+        self._loss_limit = loss_limit(len(self.data.vocab))  # losses above it are absurd (lm/divergence.py)
         if self.is_main:
             self._write_run_files(fresh=not resume)
         self.batcher = self.data.train_batcher(cfg.train)
@@ -132,6 +137,7 @@ class Trainer:
         state = {"step": self.prog.step, "progress": self.prog.__dict__, "rng": self.engine.rng_state()}
         if self.is_main:
             ck.save_checkpoint(self.run, self.engine.state_dict(), optim, state)
+        self._saved_step = self.prog.step
 
     # -- the loop ----------------------------------------------------------------------------------
     def fit(self) -> dict:
@@ -153,7 +159,7 @@ class Trainer:
         bar = _progress_bar(self.progress_bar and self.is_main, t.max_steps, self.prog.step)
         batches = self.batcher.iterate(start_step=self.prog.step)
         last_eval = self.prog.step
-        with _threads(self.engine, t.threads), _graceful_interrupt(self):
+        with _threads(self.engine, t.threads), _graceful_interrupt(self), quiet_numerics():  # the guard reports
             while self.prog.step < t.max_steps and not self._should_stop():
                 batch = next(batches)
                 self._train_step(batch)
@@ -190,35 +196,39 @@ class Trainer:
         return True
 
     def _train_step(self, batch) -> None:
-        """One step: forward + backward -> clip -> if loss and gradient are finite, the optimizer step
-        at the scheduled learning rate (and the weight average); otherwise skip it and reset the state."""
+        """One step: forward + backward -> clip -> if loss and gradient are sound, the optimizer step
+        at the scheduled learning rate (and the weight average); otherwise skip it and reset the state.
+        Weights that the step made non-finite or absurd stop the run (lm/divergence.py)."""
         t = self.cfg.train
         loss, final = self.engine.forward_backward(batch.x, batch.y, self.carry if batch.carry else None)
         norm = self.engine.clip(t.clip, t.clip_value)
         self.prog.step += 1
         self.prog.tokens += batch.x.size
-        if not (math.isfinite(loss) and math.isfinite(norm)):
-            self._skip_step(loss, norm)
+        why = bad_step(loss, norm, self._loss_limit)
+        if why:
+            self._skip_step(loss, norm, why)
             return
         self.engine.optimizer_step(learning_rate(self.prog.step - 1, t))
+        why = bad_weights(self.engine.max_abs_weight())
+        if why:
+            raise TrainingError(self._diverged(f"the optimizer step gave {why}"))
         if self.ema is not None:
             self.ema.update(self.engine.state_dict())
         self.carry = final
         self._window.add(loss, batch.x.size)
         self._bad_in_row = 0
 
-    def _skip_step(self, loss: float, norm: float) -> None:
+    def _skip_step(self, loss: float, norm: float, why: str) -> None:
         """The NaN/Inf guard: log the skipped step; stop after train.max_bad_steps in a row."""
         self.carry, self._bad_in_row = None, self._bad_in_row + 1
         self.prog.skipped += 1
         self._metric({"step": self.prog.step, "skipped": True, "loss": loss, "grad_norm": norm})
-        self.log(f"[train] step {self.prog.step}: non-finite loss {loss} or gradient norm {norm}; "
-                 "step skipped, state reset")
+        self.log(f"[train] step {self.prog.step}: {why}; step skipped, state reset")
         if self._bad_in_row >= self.cfg.train.max_bad_steps:
-            raise TrainingError(
-                f"stopped: {self._bad_in_row} steps in a row had a non-finite loss or gradient (last at step "
-                f"{self.prog.step}); try a lower --lr or clipping. The last good checkpoint in {self.run} "
-                "is intact")
+            raise TrainingError(self._diverged(f"{self._bad_in_row} steps in a row were skipped, the last for {why}"))
+
+    def _diverged(self, what: str) -> str:
+        return stop_message(what, self.prog.step, self.run, self._saved_step, self.prog.best_step, self.cfg)
 
     def _show_progress(self, bar, batch_tokens: int) -> None:
         last = self._window.last
@@ -248,6 +258,9 @@ class Trainer:
         """Validate, log, plot, keep the best model, and save a checkpoint."""
         with self._averaged_weights():
             val = self.data.score(self.engine, "val", self.cfg.train)
+            why = bad_loss(val.loss, self._loss_limit)
+            if why:  # nothing is saved from these weights
+                raise TrainingError(self._diverged(f"the validation gave {why}"))
             best_weights = self.engine.state_dict() if val.loss < self.prog.best_val_loss else None
         self.prog.seconds = self._base_seconds + time.perf_counter() - self._t0  # wall time, evaluation included
         row = {"step": self.prog.step, "tokens": self.prog.tokens, "seconds": round(self.prog.seconds, 2),
@@ -262,9 +275,10 @@ class Trainer:
         if self.is_main and self.prog.bad_evals == 0:
             ck.save_best_model(self.run, best_weights, self.prog.step, val.loss)
         self._metric(row)
+        train = "every step since the last evaluation skipped" if self._last_train is None else \
+            f"{self._last_train.perplexity:.3f}"
         self.log(f"[eval] step {self.prog.step}: validation perplexity {val.perplexity:.3f} ({val.bits:.3f} "
-                 f"bits/{self.data.unit}), training {self._last_train.perplexity:.3f}"
-                 + (" | best so far" if self.prog.bad_evals == 0 else ""))
+                 f"bits/{self.data.unit}), training {train}" + (" | best so far" if self.prog.bad_evals == 0 else ""))
         self._last_val = val
         self.save()
         if self.is_main and time.perf_counter() - self._last_plot >= PLOT_EVERY:

@@ -15,7 +15,7 @@ HELP = "train a deep RNN language model, or resume a run"
 
 # Settings that may change when resuming: how long and how the run goes on, never what it is.
 RESUMABLE = {"engine", "device", "distributed", "max_steps", "time_budget", "eval_every", "patience", "threads",
-             "eval_streams", "max_bad_steps"}
+             "eval_streams", "max_bad_steps", "allow_large_model"}
 
 
 def add_arguments(p):
@@ -33,13 +33,16 @@ def run(args) -> int:
     from ..requirements import check_requirements
     from ..train import Trainer
 
-    if args.resume:
+    for flag, value in (("--out", args.out), ("--resume", args.resume), ("--config", args.config)):
+        if value is not None and not value.strip():
+            raise ConfigError(f"expected a path after {flag}, got {value!r}")
+    if args.resume is not None:
         cfg, run_dir = resumed_config(args)
     else:
         cfg = build_config(args.preset, args.config, flag_overrides(args))
         run_dir = Path(args.out or f"runs/{args.preset or 'run'}")
     check_requirements(cfg.train)
-    trainer = Trainer(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite,
+    trainer = Trainer(cfg, run_dir, resume=args.resume is not None, overwrite=args.overwrite,
                       progress_bar=not (args.no_progress or args.json))
     summary = trainer.fit()
     if not trainer.is_main:  # under torchrun, rank 0 reports

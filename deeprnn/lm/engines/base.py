@@ -21,6 +21,7 @@ from ...layout import CELL_CLASSES, GATE_MULT, check_stack_args, mode_name
 from ...layout import param_shapes as layout_shapes
 from ...numpy_engine.module import init_uniform
 from ...numpy_engine.threads import set_num_threads
+from ..divergence import max_abs
 from ..requirements import require
 from ..config import ModelConfig
 
@@ -40,6 +41,10 @@ class LMEngine(ABC):
     @abstractmethod
     def load_state_dict(self, sd: dict[str, np.ndarray]) -> None:
         """Load parameters (canonical names; every key and shape checked)."""
+
+    def max_abs_weight(self) -> float:
+        """The largest |w| over all parameters, nan if any is nan (checked after every step)."""
+        return max_abs(self.state_dict().values())
 
     # -- training ----------------------------------------------------------------------------------
     @abstractmethod

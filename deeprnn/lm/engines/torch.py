@@ -118,6 +118,10 @@ class TorchLM(LMEngine):
             for k, a in arrays.items():
                 own[k].copy_(torch.as_tensor(a))
 
+    @torch.no_grad()
+    def max_abs_weight(self):
+        return float(torch.stack([p.abs().max() for p in self.module.parameters()]).max())  # nan propagates
+
     # -- training ----------------------------------------------------------------------------------
     def _tensor(self, a: np.ndarray):
         if a.dtype.kind in "iu":
