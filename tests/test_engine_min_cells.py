@@ -122,6 +122,21 @@ def test_one_step_at_a_time_equals_the_layer(cell):
     np.testing.assert_allclose(h, h_n[0], rtol=1e-12, atol=1e-14)
 
 
+def test_a_single_step_runs_the_sequential_form(monkeypatch):
+    """Generation feeds one token at a time: T = 1 skips the log-space work even with scan="parallel"."""
+    from deeprnn.numpy_engine import gated
+
+    def refuse(*args):
+        raise AssertionError("parallel scan called")
+
+    monkeypatch.setattr(gated, "parallel_forward", refuse)
+    model = make("mingru", scan="parallel")
+    x, h0 = inputs(model, 1, 2, np.random.default_rng(0))
+    model(x, h0)
+    with pytest.raises(AssertionError, match="parallel scan called"):
+        model(np.concatenate([x, x]), h0)
+
+
 @pytest.mark.parametrize("cell", sorted(CLASSES))
 def test_carrying_the_state_across_batches_equals_one_long_sequence(cell):
     """Truncated BPTT's forward: the LM runs T steps per batch and carries h into the next batch."""

@@ -76,6 +76,33 @@ def test_auto_runs_the_sequential_scan_on_a_cpu(name):
     torch.testing.assert_close(p, s, rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_the_step_functions_equal_the_numpy_ones(name):
+    from deeprnn import numpy_engine
+    from deeprnn.torch_engine import mingru, minlstm
+
+    cell = name.lower()
+    ours = getattr(numpy_engine, f"{cell}_step_forward")
+    theirs = getattr({"mingru": mingru, "minlstm": minlstm}[cell], f"{cell}_step")
+    rng = np.random.default_rng(3)
+    G = {"mingru": 2, "minlstm": 3}[cell] * 4
+    w, b, x, h = randn(rng, (G, 3)) * 3, randn(rng, (G,)), randn(rng, (2, 3)), randn(rng, (2, 4))
+    want, _ = ours(x, h, {"weight_ih": w, "bias_ih": b})
+    got = theirs(*(torch.from_numpy(v) for v in (x, h, w, b)))
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-14)
+
+
+def test_a_single_step_runs_the_sequential_form(monkeypatch):
+    def refuse(*args):
+        raise AssertionError("parallel scan called")
+
+    monkeypatch.setattr(minrnn, "parallel_scan", refuse)
+    module = minrnn.MinGRU(3, 4, scan="parallel")
+    module(torch.zeros(1, 2, 3))
+    with pytest.raises(AssertionError, match="parallel scan called"):
+        module(torch.zeros(2, 2, 3))
+
+
 @pytest.mark.parametrize("name, mult", [("MinGRU", 2), ("MinLSTM", 3)])
 def test_initialisation_is_torch_linear_default(name, mult):
     module = getattr(minrnn, name)(50, 400, num_layers=2)

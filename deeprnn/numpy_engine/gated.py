@@ -43,7 +43,8 @@ class GateKernel(NamedTuple):
     computed without taking the log of a or b.
     ``pointwise_backward(da, db, gates, a, dgx)``: dL/da_t, dL/db_t (N, H), the gates and a of the forward
     -> writes dgx (N, G).
-    fused.py swaps the two pointwise functions for their numba twins (_fused_kernels.py) in float32.
+    In float32, fused.py swaps the pointwise work for numba twins (_fused_kernels.py): both functions of
+    minGRU, and minLSTM's backward and the gates of its forward (minlstm_gates_forward).
     """
 
     name: str  # layout's mode name: "MinGRU", "MinLSTM"
@@ -160,11 +161,12 @@ def step_backward(dh, cache: GatedStepCache):
 
 def gated_forward(kernel: GateKernel, x, state0: tuple, w: Weights, mask=None, scan: str = "sequential"):
     """One direction of one layer. x (T, B, I), state0 = (h0 (B, H),), mask (T, B, 1) bool or None,
-    scan "sequential" or "parallel" (scan.py). Returns (out (T, B, H), (h_T,), cache)."""
+    scan "sequential" or "parallel" (scan.py; a single step, T = 1, as in generation, always runs the
+    sequential form). Returns (out (T, B, H), (h_T,), cache)."""
     T, B, I = x.shape
     gx = linear(x.reshape(T * B, I), w.w_ih, w.b_ih)  # (T·B, G) one GEMM for every step and gate
     log_a = None
-    if scan == "parallel":  # from the pre-activations, before they become the gates
+    if scan == "parallel" and T > 1:  # from the pre-activations, before they become the gates
         log_a, log_b = (v.reshape(T, B, -1) for v in kernel.log_coefficients(gx))  # (T, B, H)
         if mask is not None:  # a finished sequence keeps its state: log a_t = 0, log b_t = -inf
             log_a, log_b = log_a * mask, np.where(mask, log_b, -np.inf).astype(log_b.dtype)

@@ -10,7 +10,7 @@ paper's code.
 
 ``scan`` picks the form of the scan (scan.py): "sequential" (the default: on a CPU it is the faster, see
 scan.py) or "parallel" (the paper's log-space scan). Both compute the same function and share the
-backward equations.
+backward equations; a single step (T = 1, as in generation) always runs the sequential form.
 """
 
 from __future__ import annotations

@@ -26,13 +26,14 @@ F = torch.nn.functional
 
 
 def g(p):
-    """p + 0.5 for p ≥ 0, σ(p) for p < 0: positive and continuous."""
-    return torch.where(p >= 0, p.clamp(min=0) + 0.5, torch.sigmoid(p.clamp(max=0)))
+    """p + 0.5 for p ≥ 0, σ(p) for p < 0: positive and continuous (g'(0) = 1, as the NumPy engine's)."""
+    return torch.where(p >= 0, p + 0.5, torch.sigmoid(p))
 
 
 def log_g(p):
-    """log g(p), without computing g first: log(p + 0.5) for p ≥ 0, -softplus(-p) for p < 0."""
-    return torch.where(p >= 0, torch.log(p.clamp(min=0) + 0.5), -F.softplus(-p.clamp(max=0)))
+    """log g(p), without computing g first: log(p + 0.5) for p ≥ 0, -softplus(-p) for p < 0 (the clamp keeps
+    the branch not taken finite, and so its zero gradient)."""
+    return torch.where(p >= 0, torch.log(p.clamp(min=0) + 0.5), -F.softplus(-p))
 
 
 def mingru_coefficients(gx):

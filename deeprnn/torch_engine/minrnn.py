@@ -34,14 +34,14 @@ COEFFICIENTS = {  # mode -> (linear-space, log-space) coefficients of the scan
 
 
 def gated_recurrence(mode: str, x, state0: tuple, w: Weights, mask=None, scan: str = "auto"):
-    """One direction of one layer. x (T, B, I), state0 = (h0 (B, H),), mask (T, B, 1) bool or None.
-    Returns (out (T, B, H), (h_T,))."""
+    """One direction of one layer. x (T, B, I), state0 = (h0 (B, H),), mask (T, B, 1) bool or None; a
+    single step (T = 1, as in generation) always runs the sequential form. Returns (out (T, B, H), (h_T,))."""
     check_choice("scan", scan, SCANS)
     gx = x @ w.w_ih.T  # (T, B, G) every step and gate: one matmul
     if w.b_ih is not None:
         gx = gx + w.b_ih
     linear, log = COEFFICIENTS[mode]
-    if scan == "parallel" or (scan == "auto" and x.is_cuda):
+    if x.shape[0] > 1 and (scan == "parallel" or (scan == "auto" and x.is_cuda)):
         log_a, log_b = log(gx)  # (T, B, H)
         if mask is not None:  # a finished sequence keeps its state: log a_t = 0, log b_t = -inf
             log_a, log_b = log_a * mask, log_b.masked_fill(~mask, -math.inf)
