@@ -22,7 +22,7 @@ FORMAT = "deeprnn-run/1"  # tag written into config.json
 
 @dataclass
 class ModelConfig:
-    cell: str = "lstm"  # recurrent cell: "rnn" (Elman) | "gru" | "lstm"
+    cell: str = "lstm"  # recurrent cell: "rnn" (Elman) | "gru" | "lstm" | "mingru" | "minlstm" (Feng et al. 2024)
     nonlinearity: str = "tanh"  # Elman RNN only: "tanh" | "relu"
     num_layers: int = 2  # L: stacked recurrent layers
     hidden_size: int = 256  # H: hidden units per layer
@@ -214,6 +214,9 @@ def validate(cfg: RunConfig) -> None:
                           f"got protocol={d.protocol!r} and batching={t.batching!r}")
     if m.cell != "rnn" and m.nonlinearity != "tanh":
         raise ConfigError(f"expected model.nonlinearity='tanh' for cell={m.cell!r} (relu is for rnn), got {m.nonlinearity!r}")
+    if m.cell in ("mingru", "minlstm") and m.weight_drop:
+        raise ConfigError(f"expected model.weight_drop = 0 for cell={m.cell!r} (its gates read x_t only: there is "
+                          f"no W_hh to drop), got {m.weight_drop}")
 
 
 MAX_THREADS = 1024  # more would be a typo: threadpoolctl and torch overflow far beyond it

@@ -24,7 +24,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ...layout import CELL_CLASSES
+    from ...layout import CELL_CLASSES, INPUT_GATED
     from ..checkpoint import load_model, write_safetensors
     from ..engines.base import rnn_params
     from ..requirements import require
@@ -43,6 +43,7 @@ def run(args) -> int:
     info = {"cell": cfg.model.cell, "num_layers": str(cfg.model.num_layers), "hidden_size": str(cfg.model.hidden_size)}
     write_safetensors(out, tensors, info)
     kind = CELL_CLASSES[cfg.model.cell]
-    print(f"wrote {args.out}: {len(tensors)} tensors ({'whole model' if args.all else f'torch.nn.{kind} state_dict'}, "
+    kind = f"deeprnn.torch_engine.minrnn.{kind}" if kind in INPUT_GATED else f"torch.nn.{kind}"
+    print(f"wrote {args.out}: {len(tensors)} tensors ({'whole model' if args.all else f'{kind} state_dict'}, "
           f"{meta.get('which', 'best')} weights)")
     return 0
