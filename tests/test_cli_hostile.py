@@ -113,7 +113,7 @@ CASES = {  # name -> (argv with {run}, {corpus}, {root} placeholders, fragments 
         "huge_seed": "expected train.seed in [0, 4294967295]",
         "numbers_for_corpus": "expected data.corpus to be a non-empty list of names or paths, got [1, 2]",
         "empty_splits": "expected data.splits to be three fractions",
-        "upper_case_cell": "expected model.cell in ('rnn', 'gru', 'lstm'), got 'LSTM'",
+        "upper_case_cell": "expected model.cell in ('rnn', 'gru', 'lstm', 'mingru', 'minlstm'), got 'LSTM'",
     }.items()},
     # -- resume ---------------------------------------------------------------------------------------
     "resume_changes_lr": (["train", "--resume", "{run}", "--lr", "1"], ["expected --resume to keep", "train.lr"]),
