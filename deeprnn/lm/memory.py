@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..layout import GATE_MULT, mode_name
+from ..layout import GATE_MULT, INPUT_GATED, mode_name
 from .config import ModelConfig, TrainConfig
 from .data import EVAL_CHUNK, LMData
 
@@ -74,12 +74,17 @@ def parameter_count(model: ModelConfig, vocab_size: int) -> int:
     """The number of parameters (engines/base.py's param_shapes, summed in closed form: a loop over
     layers would hang on an absurd num_layers before the guard could refuse it)."""
     V, E, H, L = vocab_size, model.embedding_dim, model.hidden_size, model.num_layers
-    G = GATE_MULT[mode_name(model.cell)] * H
-    first, other = G * (E or V) + G * H + 2 * G, 2 * G * H + 2 * G  # W_ih, W_hh, b_ih, b_hh of a layer
+    mode = mode_name(model.cell)
+    G = GATE_MULT[mode] * H
+    if mode in INPUT_GATED:  # W_ih and b_ih only
+        first, other = G * (E or V) + G, G * H + G
+    else:
+        first, other = G * (E or V) + G * H + 2 * G, 2 * G * H + 2 * G  # W_ih, W_hh, b_ih, b_hh of a layer
     return V * E + first + (L - 1) * other + V * H + V
 
 
-CACHE = {"lstm": (1, 3), "gru": (2, 1), "rnn": (1, 1)}  # a layer's forward cache per target: (a, b) -> a·G + b·H
+# a layer's forward cache per target: (a, b) -> a·G + b·H (minGRU/minLSTM: the gates and the scan's terms)
+CACHE = {"lstm": (1, 3), "gru": (2, 1), "rnn": (1, 1), "mingru": (1, 3), "minlstm": (1, 3)}
 
 
 def estimate(model: ModelConfig, train: TrainConfig, vocab_size: int, eval_targets: int | None = None
