@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import warnings
 
+from ..threads import THREADS_HELP
+
 HELP = "generate text from a run: greedy, temperature, top-k or top-p sampling"
 
 
@@ -22,16 +24,21 @@ def add_arguments(p):
     p.add_argument("--last", action="store_true", help="use the last checkpoint instead of the best weights")
     p.add_argument("--engine", choices=("numpy", "torch"), help="run on this engine (default: the run's)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"))
+    p.add_argument("--threads", type=int, help=THREADS_HELP)
 
 
 def run(args) -> int:
     from ..generate import check_sampling, encode_prefix, generate
     from ..runs import open_run
+    from ..threads import LoadProbe, use_threads
 
+    probe = LoadProbe()
     temperature = 0.0 if args.greedy else args.temperature
     check_sampling(temperature, args.top_k, args.top_p, args.length, args.seed)
-    overrides = {k: v for k, v in (("engine", args.engine), ("device", args.device)) if v}
+    overrides = {k: v for k, v in (("engine", args.engine), ("device", args.device), ("threads", args.threads))
+                 if v is not None}
     r = open_run(args.run, "last" if args.last else "best", overrides)
+    use_threads(r.engine, r.cfg.train.threads, probe)
 
     def emit(piece: str) -> None:
         sys.stdout.write(piece)
