@@ -141,7 +141,7 @@ def test_a_second_training_into_the_folder_fails_naming_the_pid(tmp_path, capsys
     proc = train_process(corpus, run, "--out", run, "--max-steps", "100000", "--eval-every", "5", plots=False)
     try:
         wait_for(run / ck.STATE, proc)
-        code, _, err = cli(capsys, "train", "--resume", run, "--no-progress")
+        code, _, err = cli(capsys, "train", "--resume", run, "--max-steps", "3", "--no-progress")  # would end at once
         assert_one_line_error(code, err, f"{run} is being trained by process {proc.pid}")
         code, _, err = cli(capsys, "train", *TINY_FLAGS, "--corpus", corpus, "--out", run, "--overwrite")
         assert_one_line_error(code, err, f"process {proc.pid}")
