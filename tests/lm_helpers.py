@@ -28,12 +28,12 @@ TINY = {
     "data": {"splits": [0.8, 0.2, 0.0]},
     "model": {"cell": "lstm", "num_layers": 1, "hidden_size": 12, "embedding_dim": 6},
     "train": {"batch_size": 4, "num_steps": 8, "max_steps": 12, "eval_every": 6, "eval_streams": 4,
-              "warmup_steps": 2, "lr": 0.01},
+              "warmup_steps": 2, "lr": 0.01, "threads": 1},  # threads: no 0.2 s load probe per tiny run
 }
 
 TINY_FLAGS = ["--splits", "0.8", "0.2", "0", "--cell", "lstm", "--layers", "1", "--hidden", "12", "--embedding", "6",
               "--batch-size", "4", "--num-steps", "8", "--max-steps", "12", "--eval-every", "6",
-              "--eval-streams", "4", "--warmup-steps", "2", "--lr", "0.01", "--no-progress"]
+              "--eval-streams", "4", "--warmup-steps", "2", "--lr", "0.01", "--threads", "1", "--no-progress"]
 
 
 def write_corpus(folder: Path, n: int = 1500, name: str = "corpus.txt", start: int = 0,

@@ -201,7 +201,8 @@ def test_generate_into_a_closed_pipe_exits_quietly(run):
     assert proc.returncode == 141 and err == b"", err.decode()
 
 
-@pytest.mark.parametrize("argv, expected", [(["--threads", "1"], [1]), (["--threads", "-1"], []), ([], "auto")])
+@pytest.mark.parametrize("argv, expected", [(["--threads", "1"], [1]), (["--threads", "-1"], []),
+                                            (["--threads", "0"], "auto"), ([], [1])])  # []: the run's setting (1)
 @pytest.mark.parametrize("command", [["eval"], ["generate", "--length", "3"]])
 def test_eval_and_generate_choose_their_threads(run, capsys, monkeypatch, command, argv, expected):
     from deeprnn.lm.engines.numpy import NumpyLM

@@ -87,11 +87,11 @@ def test_a_resumed_run_keeps_the_thread_count_it_started_with(tmp_path, monkeypa
     corpus = write_corpus(tmp_path, 900)
     idle = [2]
     monkeypatch.setattr(threads.LoadProbe, "idle_cores", lambda self: (idle[0], f"{idle[0]} of 2 cores idle"))
-    trainer, summary = run_trainer(tiny_config(corpus, max_steps=6), tmp_path / "run")
+    trainer, summary = run_trainer(tiny_config(corpus, max_steps=6, threads=0), tmp_path / "run")
     assert summary["threads"] == 2 and ck.load_checkpoint(tmp_path / "run").state["threads"] == 2
     assert "2 threads (auto: 2 of 2 cores idle)" in trainer.logs[0]
     idle[0] = 1  # the machine got busier; the run goes on as it started, so that it stays bit-identical
-    trainer, summary = run_trainer(tiny_config(corpus, max_steps=8), tmp_path / "run", resume=True)
+    trainer, summary = run_trainer(tiny_config(corpus, max_steps=8, threads=0), tmp_path / "run", resume=True)
     assert summary["threads"] == 2 and "2 threads, as the run started with" in trainer.logs[0]
     trainer, summary = run_trainer(tiny_config(corpus, max_steps=10, threads=1), tmp_path / "run", resume=True)
     assert summary["threads"] == 1  # unless asked

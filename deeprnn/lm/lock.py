@@ -110,7 +110,10 @@ class RunLock:
         self.release()
 
     def __del__(self):
-        self.release()
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - at interpreter exit os may be gone; the kernel drops the lock anyway
+            pass
 
 
 def open_for_writing(run, fresh: bool) -> RunLock:
