@@ -65,11 +65,15 @@ def physical_cores(cpus: set[int]) -> int:
     return len(cores)
 
 
+def busy_cores(physical: int, logical: int, others_busy_cpus: float) -> int:
+    """The physical cores other processes keep busy (BUSY_SHARE of a core or more counts), from their use
+    in logical CPUs (1.0 = one CPU fully busy)."""
+    return min(physical, math.floor(max(0.0, others_busy_cpus) * physical / max(1, logical) + 1 - BUSY_SHARE))
+
+
 def idle_cores(physical: int, logical: int, others_busy_cpus: float) -> int:
-    """The auto rule: physical cores minus those others keep busy (BUSY_SHARE of a core or more counts),
-    at least 1. ``others_busy_cpus`` is the others' use in logical CPUs (1.0 = one CPU fully busy)."""
-    busy = math.floor(max(0.0, others_busy_cpus) * physical / max(1, logical) + 1 - BUSY_SHARE)
-    return max(1, physical - busy)
+    """The auto rule: the physical cores others leave idle, at least 1."""
+    return max(1, physical - busy_cores(physical, logical, others_busy_cpus))
 
 
 class LoadProbe:
@@ -98,8 +102,8 @@ class LoadProbe:
         """(threads for the auto rule, why: e.g. "1 of 2 cores idle")."""
         physical = physical_cores(self.cpus)
         others = self.others_busy()
-        n = idle_cores(physical, len(self.cpus), others)
-        return n, f"{n} of {physical} cores idle, others using {others:.1f}"
+        idle = physical - busy_cores(physical, len(self.cpus), others)
+        return max(1, idle), f"{idle} of {physical} cores idle, other processes using {others:.1f} CPUs"
 
 
 def resolve_threads(setting: int, probe: LoadProbe | None, recorded: int | None = None) -> tuple[int | None, str]:
