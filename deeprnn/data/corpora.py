@@ -89,6 +89,12 @@ def resolve_spec(spec: str | os.PathLike) -> list[str | Path]:
     raise CorpusError(f"{text}: no such file, and not a corpus name ({', '.join(NAMED_CORPORA)})")
 
 
+def absolute_spec(spec: str) -> str:
+    """``spec`` as it reads from any working directory: a corpus name as it is, a path or glob made
+    absolute (``~`` expanded)."""
+    return spec if spec in NAMED_CORPORA else os.path.abspath(os.path.expanduser(spec))
+
+
 def _load_one(item: str | Path) -> tuple[str, str, str]:
     """(name, text, source) of one resolved spec item."""
     if item == BUILTIN:

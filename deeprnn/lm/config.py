@@ -72,9 +72,12 @@ class TrainConfig:
     time_budget: float = 0.0  # seconds per invocation (a resume starts afresh), 0 = none; schedule not rescaled
     ema: float = 0.0  # evaluate and keep an exponential moving average of the weights with this decay; 0 = off
     eval_every: int = 200  # steps between validation runs (and checkpoints)
+    save_every: int = 0  # steps between checkpoints without validation, besides those at validations; 0 = off
+    save_every_seconds: float = 0.0  # seconds between such checkpoints (also besides eval_every); 0 = off
+    log_every: int = 10  # steps between training-loss rows in metrics.jsonl (curves.png plots them); 0 = off
     patience: int = 0  # early stopping after this many evaluations without improvement; 0 = off
     max_bad_steps: int = 10  # NaN/Inf guard: stop after this many consecutive skipped steps
-    threads: int = 0  # BLAS / torch threads; 0 = leave as is
+    threads: int = 0  # BLAS / torch threads; 0 = auto (one per idle physical core), -1 = leave as is
     eval_streams: int = 16  # S: parallel streams when evaluating a whole split
     allow_large_model: bool = False  # skip the size guard that refuses models larger than free memory (lm/memory.py)
 
@@ -189,10 +192,13 @@ def validate(cfg: RunConfig) -> None:
     nonneg = {"model.embedding_dim": m.embedding_dim, "data.min_freq": d.min_freq, "train.lr": t.lr,
               "train.momentum": t.momentum, "train.weight_decay": t.weight_decay, "train.warmup_steps": t.warmup_steps,
               "train.min_lr": t.min_lr, "train.time_budget": t.time_budget, "train.patience": t.patience,
-              "train.threads": t.threads, "train.eps": t.eps}
+              "train.eps": t.eps, "train.save_every": t.save_every,
+              "train.save_every_seconds": t.save_every_seconds, "train.log_every": t.log_every}
     for name, v in nonneg.items():
         if v < 0:
             raise ConfigError(f"expected {name} >= 0, got {v}")
+    if t.threads < -1:
+        raise ConfigError(f"expected train.threads >= 1, or 0 (auto) or -1 (leave as is), got {t.threads}")
     for name, v in {"model.dropout": m.dropout, "model.output_dropout": m.output_dropout,
                     "model.input_dropout": m.input_dropout,
                     "model.weight_drop": m.weight_drop}.items():

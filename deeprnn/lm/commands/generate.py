@@ -7,6 +7,7 @@ import warnings
 
 from ...errors import ConfigError
 from .options import ALLOW_LARGE_HELP, run_overrides
+from ..threads import THREADS_HELP
 
 HELP = "generate text from a run: greedy, temperature, top-k or top-p sampling"
 
@@ -26,17 +27,21 @@ def add_arguments(p):
     p.add_argument("--engine", choices=("numpy", "torch"), help="run on this engine (default: the run's)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"))
     p.add_argument("--allow-large-model", action="store_true", help=ALLOW_LARGE_HELP)
+    p.add_argument("--threads", type=int, help=THREADS_HELP)
 
 
 def run(args) -> int:
     from ..divergence import quiet_numerics
     from ..generate import check_sampling, encode_prefix, generate
     from ..runs import open_run
+    from ..threads import LoadProbe, use_threads
 
+    probe = LoadProbe()
     temperature = _temperature(args)
     check_sampling(temperature, args.top_k, args.top_p, args.length, args.seed)
     overrides = run_overrides(args)
     r = open_run(args.run, "last" if args.last else "best", overrides)
+    use_threads(r.engine, r.cfg.train.threads, probe)
 
     def emit(piece: str) -> None:
         sys.stdout.write(piece)

@@ -9,13 +9,15 @@ from ...errors import ConfigError
 from ..checkpoint import CURVES
 from ..config import RunConfig, merge
 from ..presets import PRESETS
+from ..signals import STOP_EXIT_CODES
 from .options import add_config_flags, build_config, flag_overrides
 
 HELP = "train a deep RNN language model, or resume a run"
 
 # Settings that may change when resuming: how long and how the run goes on, never what it is.
 RESUMABLE = {"engine", "device", "distributed", "max_steps", "time_budget", "eval_every", "patience", "threads",
-             "eval_streams", "max_bad_steps", "allow_large_model"}
+             "eval_streams", "max_bad_steps", "allow_large_model", "save_every", "save_every_seconds", "log_every"}
+MOVABLE = {("data", "corpus")}  # may point at the same text in a new place (its checksum is checked)
 
 
 def add_arguments(p):
@@ -51,7 +53,7 @@ def run(args) -> int:
         print(json.dumps(summary), flush=True)
     else:
         print(report(summary, trainer.data.unit), flush=True)
-    return 130 if summary["stop_reason"] == "interrupted" else 0
+    return STOP_EXIT_CODES.get(summary["stop_reason"], 0)
 
 
 def resumed_config(args) -> tuple[RunConfig, Path]:
@@ -62,7 +64,8 @@ def resumed_config(args) -> tuple[RunConfig, Path]:
     if args.preset or args.config or args.out:
         raise ConfigError("expected only run-time flags with --resume (the run keeps its config.json), "
                          "got --preset/--config/--out")
-    fixed = sorted(f"{s}.{k}" for s, kv in overrides.items() for k in kv if s != "train" or k not in RESUMABLE)
+    fixed = sorted(f"{s}.{k}" for s, kv in overrides.items() for k in kv
+                   if (s, k) not in MOVABLE and (s != "train" or k not in RESUMABLE))
     if fixed:
         raise ConfigError(f"expected --resume to keep the run's model and data, got changes to {', '.join(fixed)}")
     run_dir = Path(args.resume)
