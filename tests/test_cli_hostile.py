@@ -117,7 +117,7 @@ CASES = {  # name -> (argv with {run}, {corpus}, {root} placeholders, fragments 
     }.items()},
     # -- resume ---------------------------------------------------------------------------------------
     "resume_changes_lr": (["train", "--resume", "{run}", "--lr", "1"], ["expected --resume to keep", "train.lr"]),
-    "resume_threads_negative": (["train", "--resume", "{run}", "--threads", "-1"], ["expected train.threads >= 0"]),
+    "resume_threads_negative": (["train", "--resume", "{run}", "--threads", "-2"], ["expected train.threads >= 1, or 0 (auto) or -1", "got -2"]),
     "resume_a_file": (["train", "--resume", "{corpus}"], ["Not a directory", "config.json"]),
     # -- eval, generate, export ----------------------------------------------------------------------------
     "eval_empty_path": (["eval", ""], ["config.json: expected the run config, got no such file"]),
