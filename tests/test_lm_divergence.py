@@ -199,6 +199,7 @@ def diverged_copy(run, which: str, change) -> None:
     path = run / ck.BEST / ck.MODEL if which == "best" else run / ck.MODEL
     tensors, meta = ck.load_tensors(path, ck.MODEL_FORMAT)
     change(tensors)
+    meta[ck.TENSORS_SHA256] = ck.params_digest(tensors)  # a consistent file: only its values are wrong
     save_file(tensors, str(path), metadata=meta)
     if which == "last":  # keep the checkpoint consistent: only its values are wrong
         state = json.loads((run / ck.STATE).read_text())
