@@ -89,6 +89,11 @@ def resolve_spec(spec: str | os.PathLike) -> list[str | Path]:
     raise CorpusError(f"{text}: no such file, and not a corpus name ({', '.join(NAMED_CORPORA)})")
 
 
+def source_key(item: str | Path) -> str:
+    """What identifies a resolved spec item: the corpus name, or the file's absolute path."""
+    return item if isinstance(item, str) else f"file:{item.resolve()}"
+
+
 def _load_one(item: str | Path) -> tuple[str, str, str]:
     """(name, text, source) of one resolved spec item."""
     if item == BUILTIN:
@@ -115,7 +120,7 @@ def load_corpus(specs: str | os.PathLike | Sequence[str | os.PathLike] = DEFAULT
     seen: set[str] = set()
     for spec in specs:
         for item in resolve_spec(spec):
-            key = item if isinstance(item, str) else f"file:{item.resolve()}"
+            key = source_key(item)
             if key not in seen:  # a file matched by two specs is read once
                 seen.add(key)
                 items.append(item)

@@ -24,6 +24,7 @@ from .config import RunConfig
 from .data import LMData, prepare_data
 from .engines import LMEngine, make_engine
 from .evaluate import Score, uniform
+from .meter import StepMeter
 from .runs import check_corpus, fitting_config, read_run_config, write_config
 from .schedule import learning_rate
 
@@ -42,6 +43,7 @@ class Progress:
     step: int = 0  # completed training steps (batches consumed)
     tokens: int = 0  # training tokens consumed
     seconds: float = 0.0  # training wall time, summed over resumed sessions
+    train_seconds: float = 0.0  # of which in training steps (batch, forward, backward, update): for tokens/s
     best_val_loss: float = math.inf
     best_step: int = -1
     bad_evals: int = 0  # evaluations in a row without improvement (early stopping)
@@ -80,6 +82,8 @@ class Trainer:
         self._base_seconds = self.prog.seconds  # training time of the sessions before
         self._start_step = self.prog.step  # the step the session started at
         self._window = _Window()  # training loss since the last evaluation
+        self._meter = StepMeter(cfg.train)  # gradient norms and tokens/s since the last log row and evaluation
+        self._step_stats = (math.nan, math.nan)  # (loss, gradient norm) of the last step
         self._bad_in_row = 0  # consecutive steps skipped by the NaN/Inf guard
         self._last_plot, self._plotted_step = -math.inf, None  # when curves.png was drawn, at which step
         self._last_val: Score | None = None  # the last validation score
@@ -155,8 +159,10 @@ class Trainer:
         last_eval = self.prog.step
         with _threads(self.engine, t.threads), _graceful_interrupt(self):
             while self.prog.step < t.max_steps and not self._should_stop():
+                started = time.perf_counter()
                 batch = next(batches)
                 self._train_step(batch)
+                self._measure(batch.x.size, time.perf_counter() - started)
                 self._show_progress(bar, batch.x.size)
                 if self.prog.step % t.eval_every == 0:
                     self._checkpoint()
@@ -172,7 +178,7 @@ class Trainer:
     def _start_session(self) -> None:
         t = self.cfg.train
         self._t0, self._base_seconds, self._start_step = time.perf_counter(), self.prog.seconds, self.prog.step
-        self._window, self._bad_in_row = _Window(), 0
+        self._window, self._bad_in_row, self._meter = _Window(), 0, StepMeter(t)
         self._last_plot, self._plotted_step = -math.inf, None
         self.log(f"[train] {self.data.describe()} | {self.engine.name} engine, {self.cfg.model.cell.upper()} "
                  f"{self.cfg.model.num_layers}x{self.cfg.model.hidden_size}, {self.num_parameters():,} parameters")
@@ -195,6 +201,7 @@ class Trainer:
         t = self.cfg.train
         loss, final = self.engine.forward_backward(batch.x, batch.y, self.carry if batch.carry else None)
         norm = self.engine.clip(t.clip, t.clip_value)
+        self._step_stats = (loss, norm)
         self.prog.step += 1
         self.prog.tokens += batch.x.size
         if not (math.isfinite(loss) and math.isfinite(norm)):
@@ -219,6 +226,16 @@ class Trainer:
                 f"stopped: {self._bad_in_row} steps in a row had a non-finite loss or gradient (last at step "
                 f"{self.prog.step}); try a lower --lr or clipping. The last good checkpoint in {self.run} "
                 "is intact")
+
+    def _measure(self, tokens: int, seconds: float) -> None:
+        """The step's time, loss and gradient norm into the meters; a training row every train.log_every steps."""
+        self.prog.train_seconds += seconds
+        self._meter.add(tokens, seconds, *self._step_stats)
+        every = self.cfg.train.log_every
+        if every and self.prog.step % every == 0:
+            wall = self._base_seconds + time.perf_counter() - self._t0
+            self._metric({"step": self.prog.step, "tokens": self.prog.tokens, "seconds": round(wall, 2),
+                          "lr": learning_rate(self.prog.step - 1, self.cfg.train), **self._meter.take("log", True)})
 
     def _show_progress(self, bar, batch_tokens: int) -> None:
         last = self._window.last
@@ -252,7 +269,7 @@ class Trainer:
         self.prog.seconds = self._base_seconds + time.perf_counter() - self._t0  # wall time, evaluation included
         row = {"step": self.prog.step, "tokens": self.prog.tokens, "seconds": round(self.prog.seconds, 2),
                "lr": learning_rate(max(0, self.prog.step - 1), self.cfg.train), **self._window.as_dict(),
-               **val.as_dict("val")}
+               **self._meter.take("eval"), **val.as_dict("val")}
         self._last_train = self._window.score()
         self._window.reset()
         if val.loss < self.prog.best_val_loss:
@@ -300,9 +317,11 @@ class Trainer:
 
     def summary(self) -> dict:
         val, train = self._last_val, self._last_train
-        V = len(self.data.vocab)
-        out = {"run": str(self.run), "steps": self.prog.step, "tokens": self.prog.tokens,
-               "seconds": round(self.prog.seconds, 2), "stop_reason": self.prog.stop_reason, "vocab_size": V,
+        V, p = len(self.data.vocab), self.prog
+        speed = round(p.tokens / p.train_seconds, 1) if p.train_seconds else None  # tokens/s of training time
+        out = {"run": str(self.run), "steps": p.step, "tokens": p.tokens, "seconds": round(p.seconds, 2),
+               "train_seconds": round(p.train_seconds, 6), "tokens_per_s": speed,
+               "stop_reason": self.prog.stop_reason, "vocab_size": V,
                "uniform_ppl": float(V), "uniform_bpc": uniform(V).bits, "best_step": self.prog.best_step}
         if train is not None:
             out.update(train_ppl=train.perplexity, train_bpc=train.bits)
