@@ -30,6 +30,7 @@ COMMANDS = {
     "eval": "deeprnn.lm.commands.evaluate",
     "generate": "deeprnn.lm.commands.generate",
     "export": "deeprnn.lm.commands.export",
+    "compare": "deeprnn.lm.commands.compare",
     "check": "deeprnn.compat.check",
 }
 DEBUG_HELP = "show the full traceback of any error"

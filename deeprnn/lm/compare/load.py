@@ -1,0 +1,102 @@
+"""Is the timing of a comparison fair? The machine load at the start and end of every run.
+
+The 1-minute load average (os.getloadavg) counts the runnable threads, ours included. A comparison
+runs one training at a time with ``threads`` threads, so after ``e`` seconds of it the average holds
+about ``threads · (1 - exp(-e/60))`` of our own (the kernel's exponential average, time constant
+60 s). What is left is the *other* work on the machine. Timings compare when that other load stayed
+the same, within TOLERANCE, during each run and from run to run; and they reflect the machine's
+speed when it stayed below the CPUs we did not use.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+
+TOLERANCE = 0.5  # load units (runnable threads): half a core of other work comes or goes
+TIME_CONSTANT = 60.0  # seconds: the 1-minute load average's
+
+
+def load_average() -> float | None:
+    """The 1-minute load average, or None where the platform has none (Windows)."""
+    try:
+        return float(os.getloadavg()[0])
+    except (OSError, AttributeError):
+        return None
+
+
+@dataclass
+class Session:
+    """One training session of one run (a resumed run has several): the load around it."""
+
+    started: float  # Unix time
+    seconds: float  # how long the session took
+    threads: int  # BLAS / torch threads of the run
+    load_start: float | None  # 1-minute load average as the session started ...
+    load_end: float | None  # ... and as it ended
+    busy_start: float  # seconds this process had been training when the session started ...
+    busy_end: float  # ... and when it ended
+
+    def other_load(self) -> tuple[float, float] | None:
+        """The load of other work at the start and at the end (ours subtracted), or None if unknown."""
+        if self.load_start is None or self.load_end is None:
+            return None
+        return (max(0.0, self.load_start - own_load(self.threads, self.busy_start)),
+                max(0.0, self.load_end - own_load(self.threads, self.busy_end)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def own_load(threads: int, busy: float) -> float:
+    """What ``threads`` threads, runnable for ``busy`` seconds, add to the 1-minute load average."""
+    return threads * (1.0 - math.exp(-max(busy, 0.0) / TIME_CONSTANT))
+
+
+class LoadRecorder:
+    """Opens and closes Sessions; ``busy`` counts this process's training seconds since it began."""
+
+    def __init__(self):
+        self._origin = time.monotonic()
+
+    def start(self, threads: int) -> Session:
+        return Session(time.time(), 0.0, threads, load_average(), None, self._busy(), 0.0)
+
+    def end(self, session: Session) -> Session:
+        session.load_end, session.busy_end = load_average(), self._busy()
+        session.seconds = round(session.busy_end - session.busy_start, 3)
+        return session
+
+    def _busy(self) -> float:
+        return time.monotonic() - self._origin
+
+
+def load_warnings(runs: dict[str, list[Session]], cpus: int | None = None,
+                  tolerance: float = TOLERANCE) -> list[str]:
+    """What makes the timing of these runs unfair, in words (empty when nothing does)."""
+    cpus = cpus or os.cpu_count() or 1
+    out, levels = [], {}
+    for name, sessions in runs.items():
+        for s in sessions:
+            other = s.other_load()
+            if other is None:
+                continue
+            levels.setdefault(name, []).extend(other)
+            if abs(other[1] - other[0]) > tolerance:
+                out.append(f"{name}: the machine load of other work changed from {other[0]:.1f} to {other[1]:.1f} "
+                           f"during the run (1-minute average): its seconds and tokens/s are not comparable")
+    if not levels and runs:
+        return ["the machine load is unknown on this platform: the timing could not be checked"]
+    every = [v for vs in levels.values() for v in vs]
+    if len(levels) > 1 and max(every) - min(every) > tolerance:
+        low = min(levels, key=lambda n: min(levels[n]))
+        high = max(levels, key=lambda n: max(levels[n]))
+        out.append(f"the machine load of other work varied from {min(every):.1f} ({low}) to {max(every):.1f} "
+                   f"({high}) across the runs: their seconds and tokens/s are not comparable")
+    threads = max((s.threads for ss in runs.values() for s in ss), default=1)
+    if every and max(every) + threads > cpus + tolerance:
+        out.append(f"other work kept up to {max(every):.1f} of the {cpus} CPUs busy besides the {threads} "
+                   f"training thread(s): every run was slower than on a quiet machine")
+    return out
