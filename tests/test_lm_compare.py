@@ -14,7 +14,7 @@ from deeprnn.lm import checkpoint as ck
 from deeprnn.lm.compare import compare, expand, parse_grid
 from deeprnn.lm.compare import plot as plot_module
 from deeprnn.lm.compare import runner
-from deeprnn.lm.compare.load import Session, load_warnings, own_load
+from deeprnn.lm.compare.load import LoadRecorder, Session, load_warnings, own_load
 from deeprnn.lm.runs import open_run
 from lm_helpers import (
     Killed, TINY_FLAGS, assert_one_line_error, assert_same_weights, cli, metrics, no_plots, run_trainer, stop_at,
@@ -209,15 +209,13 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(corpus, tmp_path, monkeyp
     assert_same_weights(weights(out / "cell=gru"), weights(tmp_path / "alone"))
 
 
-def _session(start, end, busy=(0.0, 1.0), threads=1):
-    return Session(0.0, busy[1] - busy[0], threads, start, end, *busy)
+def _session(start, end, own=(0.0, 0.0), threads=1):
+    return Session(0.0, 1.0, threads, start, end, *own)
 
 
 def test_load_warnings_only_when_other_work_came_or_went():
     steady = {"a": [_session(1.0, 1.1)], "b": [_session(1.2, 1.0)]}
     assert load_warnings(steady, cpus=4) == []
-    ramp = {"a": [_session(0.1, 0.95, busy=(0.0, 120.0))]}  # our own thread filling the 1-minute average
-    assert own_load(1, 120.0) == pytest.approx(1 - math.exp(-2)) and load_warnings(ramp, cpus=4) == []
     within = load_warnings({"a": [_session(0.2, 1.5)], "b": [_session(0.2, 0.2)]}, cpus=4)
     assert within[0] == ("a: the machine load of other work changed from 0.2 to 1.5 during the run (1-minute "
                          "average): its seconds and tokens/s are not comparable")
@@ -228,6 +226,22 @@ def test_load_warnings_only_when_other_work_came_or_went():
     assert busy == ["other work kept up to 3.1 of the 2 CPUs busy besides the 1 training thread(s): every run "
                     "was slower than on a quiet machine"]
     assert "unknown" in load_warnings({"a": [_session(None, None)]})[0]
+
+
+def test_our_own_threads_are_not_taken_for_other_work(monkeypatch):
+    clock, loads = iter([1000.0, 1000.0, 1120.0]), iter([0.1, 0.95])
+    monkeypatch.setattr("deeprnn.lm.compare.load.os.getloadavg", lambda: (next(loads), 0.0, 0.0))
+    recorder = LoadRecorder(clock=lambda: next(clock))
+    ramp = recorder.end(recorder.start(threads=1))  # two minutes of our thread filling the 1-minute average
+    assert ramp.own_end == pytest.approx(1 - math.exp(-2), abs=1e-4) and ramp.seconds == 120.0
+    assert load_warnings({"a": [ramp]}, cpus=4) == []  # 0.1 -> 0.95 was us
+    # The next invocation starts 30 s after that one ended: our share is still decaying from 0.86.
+    clock, loads = iter([1150.0, 1150.0, 2050.0]), iter([0.9, 1.0])
+    later = LoadRecorder([ramp], clock=lambda: next(clock))
+    again = later.end(later.start(threads=1))
+    assert again.own_start == pytest.approx(ramp.own_end * math.exp(-0.5), abs=1e-4)
+    assert load_warnings({"a": [ramp], "b": [again]}, cpus=4) == []
+    assert own_load(1, 900.0) == pytest.approx(1 - math.exp(-15))
 
 
 def test_compare_on_the_command_line_with_several_books(tmp_path, capsys):

@@ -1,11 +1,12 @@
 """Is the timing of a comparison fair? The machine load at the start and end of every run.
 
-The 1-minute load average (os.getloadavg) counts the runnable threads, ours included. A comparison
-runs one training at a time with ``threads`` threads, so after ``e`` seconds of it the average holds
-about ``threads · (1 - exp(-e/60))`` of our own (the kernel's exponential average, time constant
-60 s). What is left is the *other* work on the machine. Timings compare when that other load stayed
-the same, within TOLERANCE, during each run and from run to run; and they reflect the machine's
-speed when it stayed below the CPUs we did not use.
+The 1-minute load average (os.getloadavg) counts the runnable threads, ours included; the kernel
+updates it as an exponential average with a time constant of 60 s. A comparison runs one training at
+a time with ``threads`` threads, so ``s`` seconds after it began our own share has moved from what it
+was then (``r``: what an earlier invocation left, decaying) towards ``threads``:
+``threads + (r - threads) · exp(-s/60)``. What is left of the load is the *other* work on the machine.
+Timings compare when that other load stayed the same, within TOLERANCE, during each run and from run to
+run; and they show the machine's speed when it stayed below the CPUs we did not use.
 """
 
 from __future__ import annotations
@@ -36,41 +37,48 @@ class Session:
     threads: int  # BLAS / torch threads of the run
     load_start: float | None  # 1-minute load average as the session started ...
     load_end: float | None  # ... and as it ended
-    busy_start: float  # seconds this process had been training when the session started ...
-    busy_end: float  # ... and when it ended
+    own_start: float = 0.0  # our own share of it (threads of ours, averaged) at the start ...
+    own_end: float = 0.0  # ... and at the end
 
     def other_load(self) -> tuple[float, float] | None:
         """The load of other work at the start and at the end (ours subtracted), or None if unknown."""
         if self.load_start is None or self.load_end is None:
             return None
-        return (max(0.0, self.load_start - own_load(self.threads, self.busy_start)),
-                max(0.0, self.load_end - own_load(self.threads, self.busy_end)))
+        return max(0.0, self.load_start - self.own_start), max(0.0, self.load_end - self.own_end)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def own_load(threads: int, busy: float) -> float:
-    """What ``threads`` threads, runnable for ``busy`` seconds, add to the 1-minute load average."""
-    return threads * (1.0 - math.exp(-max(busy, 0.0) / TIME_CONSTANT))
+def own_load(threads: int, seconds: float, residual: float = 0.0) -> float:
+    """Our share of the 1-minute load average after ``seconds`` of ``threads`` runnable threads,
+    starting from ``residual``."""
+    return threads + (residual - threads) * math.exp(-max(seconds, 0.0) / TIME_CONSTANT)
 
 
 class LoadRecorder:
-    """Opens and closes Sessions; ``busy`` counts this process's training seconds since it began."""
+    """Opens and closes Sessions. Our own share of the load is modelled from when the recorder was made,
+    starting from what the ``previous`` sessions (earlier invocations, from compare.json) left."""
 
-    def __init__(self):
-        self._origin = time.monotonic()
+    def __init__(self, previous=(), clock=time.time):
+        self._clock = clock  # Unix time: sessions of several invocations share it
+        self._t0 = clock()
+        last = max(previous, key=lambda s: s.started + s.seconds, default=None)
+        gap = self._t0 - (last.started + last.seconds) if last else math.inf
+        self._residual = last.own_end * math.exp(-max(gap, 0.0) / TIME_CONSTANT) if last else 0.0
 
     def start(self, threads: int) -> Session:
-        return Session(time.time(), 0.0, threads, load_average(), None, self._busy(), 0.0)
+        now = self._clock()
+        return Session(now, 0.0, threads, load_average(), None, self._own(threads, now), 0.0)
 
     def end(self, session: Session) -> Session:
-        session.load_end, session.busy_end = load_average(), self._busy()
-        session.seconds = round(session.busy_end - session.busy_start, 3)
+        now = self._clock()
+        session.load_end, session.own_end = load_average(), self._own(session.threads, now)
+        session.seconds = round(now - session.started, 3)
         return session
 
-    def _busy(self) -> float:
-        return time.monotonic() - self._origin
+    def _own(self, threads: int, now: float) -> float:
+        return round(own_load(threads, now - self._t0, self._residual), 4)
 
 
 def load_warnings(runs: dict[str, list[Session]], cpus: int | None = None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,7 +79,8 @@ def compare(base: RunConfig, axes: list[Axis], out, *, overwrite: bool = False, 
     out.mkdir(parents=True, exist_ok=True)
     record = read_record(out)
     record["grid"] = [a.text for a in axes]
-    recorder, failures, interrupted = LoadRecorder(), {}, False
+    previous = [Session(**s) for sessions in record["runs"].values() for s in sessions]
+    recorder, failures, interrupted = LoadRecorder(previous), {}, False
     try:
         for i, (cell, cfg, todo) in enumerate(zip(cells, configs, plans), 1):
             run = out / cell.name
@@ -112,7 +114,9 @@ def compare(base: RunConfig, axes: list[Axis], out, *, overwrite: bool = False, 
 def warm_up(cfg: RunConfig) -> None:
     """One throwaway step of the run's engine on a two-token batch, so that no run's timing pays for
     loading compiled kernels (numba, oneDNN) that a run before it loaded already."""
-    engine = make_engine(cfg.model, cfg.train, 4)
+    with warnings.catch_warnings():  # the run itself repeats any warning about its settings
+        warnings.simplefilter("ignore")
+        engine = make_engine(cfg.model, cfg.train, 4)
     x = np.zeros((2, 1), dtype=np.int64)  # (T, B)
     engine.forward_backward(x, x, None)
     engine.clip(cfg.train.clip, cfg.train.clip_value)

@@ -103,8 +103,9 @@ def markdown(rows: list[Row]) -> str:
     """The table in Markdown, the best validation perplexity in bold."""
     head = columns(rows)
     best = min((r.best_ppl for r in rows if r.best_ppl is not None), default=None)
+    text = len(rows[0].cell.settings) if rows else 0  # the settings (and the status) align left, numbers right
     lines = ["| " + " | ".join(head) + " |",
-             "|" + "|".join("---" if i < len(rows[0].cell.settings) else "---:" for i in range(len(head))) + "|"]
+             "|" + "|".join("---" if i < text or h == "status" else "---:" for i, h in enumerate(head)) + "|"]
     for r in rows:
         cells = _cells(r, best) + ([r.status] if "status" in head else [])
         lines.append("| " + " | ".join(cells) + " |")
