@@ -219,9 +219,9 @@ def test_load_warnings_only_when_other_work_came_or_went():
     within = load_warnings({"a": [_session(0.2, 1.5)], "b": [_session(0.2, 0.2)]}, cpus=4)
     assert within[0] == ("a: the machine load of other work changed from 0.2 to 1.5 during the run (1-minute "
                          "average): its seconds and tokens/s are not comparable")
-    across = load_warnings({"a": [_session(0.1, 0.2)], "b": [_session(1.9, 2.0)]}, cpus=4)
-    assert across == ["the machine load of other work varied from 0.1 (a) to 2.0 (b) across the runs: their "
-                      "seconds and tokens/s are not comparable"]
+    across = load_warnings({"a": [_session(0.1, 0.3)], "b": [_session(1.9, 2.1)], "c": [_session(1.0, 1.0)]}, cpus=4)
+    assert across == ["the machine load of other work varied from 0.2 (a) to 2.0 (b) across the runs (the mean of "
+                      "each run's start and end): their seconds and tokens/s are not comparable"]
     busy = load_warnings({"a": [_session(3.0, 3.0)], "b": [_session(3.0, 3.1)]}, cpus=2)
     assert busy == ["other work kept up to 3.1 of the 2 CPUs busy besides the 1 training thread(s): every run "
                     "was slower than on a quiet machine"]
