@@ -131,6 +131,7 @@ def finished(corpus, tmp_path_factory):
 def test_finished_runs_are_skipped(corpus, finished, tmp_path, monkeypatch, no_compare_plot):
     out = shutil.copytree(finished, tmp_path / "cmp")
     monkeypatch.setattr(runner.Trainer, "fit", lambda self: pytest.fail("a finished run trained again"))
+    monkeypatch.setattr(runner, "warm_up", lambda cfg: pytest.fail("nothing to train, nothing to warm up"))
     before = {p.name: (p / ck.STATE).read_bytes() for p in out.iterdir() if p.is_dir()}
     result, logs = _compare(tiny_config(corpus, max_steps=4, eval_every=2), ["cell=lstm,gru"], out)
     assert logs == [f"[compare] 1/2 {out / 'cell=lstm'}: finished, skipped",

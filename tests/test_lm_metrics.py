@@ -104,7 +104,7 @@ def test_train_json_and_report_show_seconds_and_tokens_per_second(corpus, tmp_pa
                          "--json")
     assert code == 0, err
     s = json.loads(out)
-    assert s["tokens_per_s"] > 0 and s["seconds"] >= s["train_seconds"] > 0
+    assert s["tokens_per_s"] > 0 and s["seconds"] + 0.005 >= s["train_seconds"] > 0  # seconds: 2 decimals
     code, out, err = cli(capsys, "train", *TINY_FLAGS, "--corpus", corpus, "--max-steps", "4", "--out", tmp_path / "b",
                          "--log-every", "2")
     assert code == 0, err

@@ -74,8 +74,10 @@ def compare(base: RunConfig, axes: list[Axis], out, *, overwrite: bool = False, 
     configs = [cell.config(base) for cell in cells]  # every configuration is checked before any training
     for cfg in configs:
         check_requirements(cfg.train)
-        warm_up(cfg)
     plans = [plan(out / cell.name, cfg, overwrite) for cell, cfg in zip(cells, configs)]
+    for cfg, todo in zip(configs, plans):
+        if todo != "skip":
+            warm_up(cfg)
     out.mkdir(parents=True, exist_ok=True)
     record = read_record(out)
     record["grid"] = [a.text for a in axes]
