@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import subprocess
 import sys
 import venv
@@ -42,15 +43,21 @@ def setup(extras: str) -> None:
         stamp.touch()
 
 
+def shown(*cmd: str) -> str:
+    """The command line that ``run(*cmd)`` runs, quoted so that it can be pasted into a shell."""
+    line = shlex.join([str(venv_python().relative_to(ROOT)), *cmd])
+    return line if Path.cwd().resolve() == ROOT else f"cd {shlex.quote(str(ROOT))} && {line}"
+
+
 def run(*cmd: str) -> int:
-    print("$ " + " ".join(cmd), flush=True)
+    print("$ " + shown(*cmd), flush=True)
     return subprocess.call([str(venv_python()), *cmd], cwd=ROOT)
 
 
 def demo(args: list[str]) -> int:
     setup(EXTRAS["demo"])
     out = "runs/demo"
-    code = run("-m", "deeprnn", "train", "--preset", "builtin-lstm", "--time-budget", "180", "--out", out,
+    code = run("-m", "deeprnn", "train", "--preset", "builtin-lstm", "--time-budget", "100", "--out", out,
                "--overwrite", *args)
     if code == 0:
         code = run("-m", "deeprnn", "generate", out, "--prefix", "the ", "--length", "300", "--temperature", "0.8",

@@ -7,10 +7,10 @@
 """
 
 from .numpy_engine import (
-    GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, is_grad_enabled, no_grad, set_num_threads,
+    GRU, LSTM, RNN, GRUCell, LSTMCell, MinGRU, MinLSTM, RNNCell, is_grad_enabled, no_grad, set_num_threads,
 )
 
 __version__ = "0.1.0"
 
-__all__ = ["RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell", "no_grad", "is_grad_enabled",
+__all__ = ["RNN", "GRU", "LSTM", "MinGRU", "MinLSTM", "RNNCell", "GRUCell", "LSTMCell", "no_grad", "is_grad_enabled",
            "set_num_threads", "__version__"]

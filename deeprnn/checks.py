@@ -62,7 +62,8 @@ def check_array(name: str, x, dtype: np.dtype, shape: tuple, alt_shape: tuple | 
                 dtype_source: str = "the model's dtype") -> np.ndarray:
     """An ndarray of the model's dtype whose shape matches ``shape`` (or ``alt_shape``).
 
-    Shapes mix ints (must match) with letters (any size >= 1), e.g. ('T', 'B', 28).
+    Shapes mix ints (must match) with letters, e.g. ('T', 'B', 28): 'B' is any size >= 0 (an empty
+    batch gives empty outputs, as in torch), every other letter any size >= 1.
     """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"expected {name} to be a numpy.ndarray, got {type(x).__name__}")
@@ -73,17 +74,22 @@ def check_array(name: str, x, dtype: np.dtype, shape: tuple, alt_shape: tuple | 
 
 
 def check_shape(name: str, actual: tuple, shape: tuple, alt_shape: tuple | None = None) -> None:
-    """ValueError unless ``actual`` matches ``shape`` or ``alt_shape`` (ints must match, letters are any
-    size >= 1)."""
-    if not any(_matches(tuple(actual), s) for s in (shape, alt_shape) if s is not None):
+    """ValueError unless ``actual`` matches ``shape`` or ``alt_shape`` (ints must match; the batch letter
+    'B' is any size >= 0, as in torch, and every other letter any size >= 1)."""
+    actual = tuple(actual)
+    patterns = [s for s in (shape, alt_shape) if s is not None]
+    if not any(_matches(actual, s) for s in patterns):
         want = fmt_shape(shape) + ("" if alt_shape is None else f" or {fmt_shape(alt_shape)}")
-        raise ValueError(f"expected {name} of shape {want}, got {fmt_shape(tuple(actual))}")
+        empty = sorted({p for s in patterns if len(s) == len(actual) for a, p in zip(actual, s)
+                        if isinstance(p, str) and p != "B" and a == 0})
+        why = "".join(f" ({p} must be at least 1)" for p in empty)
+        raise ValueError(f"expected {name} of shape {want}, got {fmt_shape(actual)}{why}")
 
 
 def _matches(actual: tuple, pattern: tuple) -> bool:
     if len(actual) != len(pattern):
         return False
-    return all(a >= 1 if isinstance(p, str) else a == p for a, p in zip(actual, pattern))
+    return all(a >= (0 if p == "B" else 1) if isinstance(p, str) else a == p for a, p in zip(actual, pattern))
 
 
 def check_lengths(lengths, batch: int, steps: int) -> np.ndarray:
@@ -102,8 +108,9 @@ def check_lengths(lengths, batch: int, steps: int) -> np.ndarray:
 def check_state_dict(state_dict, shapes: dict, label: str = "state_dict keys",
                      error: type[Exception] = ValueError) -> dict[str, np.ndarray]:
     """``state_dict`` (NumPy arrays or torch tensors) against ``shapes`` {name: shape}: the same keys,
-    each of its shape and holding numbers. Returns {name: NumPy array}, after every check has passed (a
-    caller that copies them in is never left half-loaded). A wrong key or shape raises ``error``.
+    each of its shape and holding floating-point numbers (integers are refused, not cast). Returns
+    {name: NumPy array}, after every check has passed (a caller that copies them in is never left
+    half-loaded). A wrong key or shape raises ``error``.
 
         expected state_dict keys ['weight_ih_l0', ...], got missing ['bias_hh_l0'] and unexpected ['bias_hh_l9']
         expected weight_hh_l0 of shape (4, 4), got (4, 3)
@@ -120,7 +127,9 @@ def check_state_dict(state_dict, shapes: dict, label: str = "state_dict keys",
         a = np.asarray(v.detach().cpu() if hasattr(v, "detach") else v)
         if a.shape != tuple(shapes[k]):
             raise error(f"expected {k} of shape {fmt_shape(tuple(shapes[k]))}, got {fmt_shape(a.shape)}")
-        if a.dtype.kind not in "fiu":
-            raise TypeError(f"expected {k} to hold numbers, got dtype {a.dtype}")
+        if a.dtype.kind != "f":
+            cast = " (not cast silently: convert it first, e.g. with .astype(np.float32))"
+            hint = cast if a.dtype.kind in "biu" else ""
+            raise TypeError(f"expected {k} to hold floating-point numbers, got dtype {a.dtype}{hint}")
         arrays[k] = a
     return arrays

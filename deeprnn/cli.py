@@ -9,6 +9,8 @@ This is the one error boundary (deeprnn/errors.py):
     DeeprnnError, OSError   something the user can fix: one line "deeprnn: error: ..." on stderr, exit 2
                             (a command line argparse rejects is a ConfigError too)
     KeyboardInterrupt       one line "deeprnn: interrupted", exit 130
+    BrokenPipeError         the reader of stdout went away (``deeprnn generate ... | head``): nothing
+                            printed, exit 141 (128 + SIGPIPE), what the shell reports for ``yes | head``
     anything else           a bug in deeprnn: the traceback and a line asking for a report, exit 1
     --debug                 (before or after the subcommand) the traceback of every error as well;
                             the exit codes stay
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import platform
 import shlex
 import sys
@@ -32,6 +35,7 @@ COMMANDS = {
     "export": "deeprnn.lm.commands.export",
     "compare": "deeprnn.lm.commands.compare",
     "check": "deeprnn.compat.check",
+    "serve": "deeprnn.serve.command",
 }
 DEBUG_HELP = "show the full traceback of any error"
 
@@ -74,6 +78,9 @@ def main(argv=None) -> int:
             traceback.print_exc()
         print("deeprnn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _drop_stdout()
+        return 141
     except (DeeprnnError, OSError) as e:
         if debug:
             traceback.print_exc()
@@ -83,6 +90,16 @@ def main(argv=None) -> int:
         traceback.print_exc()
         print(bug_report(e, argv), file=sys.stderr)
         return 1
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's own flush at exit does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file descriptor (captured, replaced)
+        pass
 
 
 def _one_line(e: BaseException) -> str:

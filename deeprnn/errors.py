@@ -12,7 +12,8 @@ shows its traceback (deeprnn/cli.py). The engines' own argument checks stay ``Va
         CorpusError                 a corpus, vocabulary, split or batching request (deeprnn/data/errors.py)
         DownloadError               a named corpus could not be fetched; also an OSError (deeprnn/data/errors.py)
         CheckpointError             a run folder or checkpoint file (deeprnn/lm/checkpoint.py)
-        TrainingError               a run that cannot go on (deeprnn/lm/train.py)
+        TrainingError               a run that cannot go on, a diverging one too (deeprnn/lm/train.py)
+        DivergenceError             weights or model outputs that are not finite (deeprnn/lm/divergence.py)
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ shapes and cell names from here, so weights move between them and torch.nn.LSTM 
     bias_ih_l{k}{_reverse}     (G,)       when bias=True
     bias_hh_l{k}{_reverse}     (G,)
     weight_hr_l{k}{_reverse}   (P, H)     LSTM with proj_size = P > 0
+
+The input-gated cells (INPUT_GATED: minGRU, minLSTM) have no recurrent weights, only weight_ih and bias_ih.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from typing import NamedTuple
 
 from .checks import check_bool, check_int
 
-GATE_MULT = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}  # G / H, by torch.nn.RNNBase's mode names
+GATE_MULT = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4,  # G / H, by torch.nn.RNNBase's mode names
+             "MinGRU": 2, "MinLSTM": 3}  # and the input-gated cells': [z, h̃] and [f, i, h̃]
 NONLINEARITIES = ("tanh", "relu")  # φ of the Elman cell
-CELL_CLASSES = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}  # a config's cell -> its class in torch.nn and both engines
+CELL_CLASSES = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM",  # a config's cell -> its class in torch.nn and both engines
+                "mingru": "MinGRU", "minlstm": "MinLSTM"}  # (these two: both engines only; torch.nn has none)
+INPUT_GATED = ("MinGRU", "MinLSTM")  # modes whose gates read x_t only (Feng et al. 2024): no weight_hh, bias_hh
 
 
 def mode_name(cell: str, nonlinearity: str = "tanh") -> str:
@@ -67,20 +72,23 @@ def check_stack_args(input_size, hidden_size, num_layers=1, bias=True, batch_fir
                      check_bool("bidirectional", bidirectional), proj)
 
 
-def param_names(spec: StackSpec, layer: int, direction: int) -> list[str]:
-    """The names of one layer's parameters in one direction, in torch's order."""
+def param_names(spec: StackSpec, layer: int, direction: int, recurrent: bool = True) -> list[str]:
+    """The names of one layer's parameters in one direction, in torch's order; ``recurrent=False``: an
+    input-gated cell's, weight_ih and bias_ih only."""
     sfx = f"_l{layer}" + ("_reverse" if direction else "")
     names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if spec.bias else [])
+    names = names if recurrent else names[::2]  # weight_ih [, bias_ih]
     return [n + sfx for n in names + (["weight_hr"] if spec.proj_size else [])]
 
 
-def param_shapes(spec: StackSpec, gate_mult: int) -> dict[str, tuple]:
+def param_shapes(spec: StackSpec, gate_mult: int, recurrent: bool = True) -> dict[str, tuple]:
     """Every parameter's name and shape, in torch's order (layer by layer, forward then reverse)."""
     G, H, P, D = gate_mult * spec.hidden_size, spec.hidden_size, spec.output_size, spec.num_directions
     shapes = {}
     for layer in range(spec.num_layers):
         I = spec.input_size if layer == 0 else D * P
-        sizes = [(G, I), (G, P)] + ([(G,), (G,)] if spec.bias else []) + ([(P, H)] if spec.proj_size else [])
+        sizes = [(G, I), (G, P)] + ([(G,), (G,)] if spec.bias else [])
+        sizes = (sizes if recurrent else sizes[::2]) + ([(P, H)] if spec.proj_size else [])
         for d in range(D):
-            shapes.update(zip(param_names(spec, layer, d), sizes))
+            shapes.update(zip(param_names(spec, layer, d, recurrent), sizes))
     return shapes

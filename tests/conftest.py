@@ -204,6 +204,25 @@ def torch_grads(ref) -> dict:
     return {n: p.grad.numpy() for n, p in ref.named_parameters()}
 
 
+def count_engine_calls(monkeypatch, *names) -> list:
+    """Record every call of the NumPy engine's step functions ``names`` (e.g. 'rnn_step_backward') made
+    from deeprnn.compat, in whichever compat module imported them: the adapters' maths is the engine's."""
+    import importlib
+    import pkgutil
+
+    import deeprnn.compat
+    import deeprnn.numpy_engine as engine
+
+    calls = []
+    for info in pkgutil.iter_modules(deeprnn.compat.__path__):
+        module = importlib.import_module(f"deeprnn.compat.{info.name}")
+        for name in names:
+            real = getattr(engine, name)
+            if getattr(module, name, None) is real:
+                monkeypatch.setattr(module, name, lambda *a, _f=real, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    return calls
+
+
 # ---- fixtures --------------------------------------------------------------------------------------
 
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +28,12 @@ TINY = {
     "data": {"splits": [0.8, 0.2, 0.0]},
     "model": {"cell": "lstm", "num_layers": 1, "hidden_size": 12, "embedding_dim": 6},
     "train": {"batch_size": 4, "num_steps": 8, "max_steps": 12, "eval_every": 6, "eval_streams": 4,
-              "warmup_steps": 2, "lr": 0.01},
+              "warmup_steps": 2, "lr": 0.01, "threads": 1},  # threads: no 0.2 s load probe per tiny run
 }
 
 TINY_FLAGS = ["--splits", "0.8", "0.2", "0", "--cell", "lstm", "--layers", "1", "--hidden", "12", "--embedding", "6",
               "--batch-size", "4", "--num-steps", "8", "--max-steps", "12", "--eval-every", "6",
-              "--eval-streams", "4", "--warmup-steps", "2", "--lr", "0.01", "--no-progress"]
+              "--eval-streams", "4", "--warmup-steps", "2", "--lr", "0.01", "--threads", "1", "--no-progress"]
 
 
 def write_corpus(folder: Path, n: int = 1500, name: str = "corpus.txt", start: int = 0,
@@ -109,6 +113,26 @@ def assert_one_line_error(code: int, err: str, *fragments: str) -> str:
     return lines[0]
 
 
+def assert_loadable(run: Path) -> int:
+    """load_checkpoint works, its three files agree with each other and the run opens with its weights
+    (what a kill at any moment must leave); returns the step."""
+    import warnings
+
+    from deeprnn.lm.runs import open_run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a fallback to *.prev warns
+        c = ck.load_checkpoint(run)
+        r = open_run(run, "last")
+    p = c.state["progress"]
+    assert c.state["step"] == p["step"] >= 1
+    assert int(c.optimizer["step"][0]) == p["step"] - p["skipped"]  # optimizer steps taken
+    assert {"carry.h", "carry.c"} <= set(c.optimizer)
+    for k, v in c.model.items():
+        assert np.array_equal(r.engine.state_dict()[k], v), k
+    return p["step"]
+
+
 class Killed(BaseException):
     """Stands for a SIGKILL: not an Exception, so nothing on the way catches it."""
 
@@ -150,3 +174,26 @@ def train_cli_run(folder: Path, *flags) -> Path:
         code = main(["train", *TINY_FLAGS, "--corpus", str(corpus), "--out", str(run), *map(str, flags)])
     assert code == 0
     return run
+
+
+# ``deeprnn train`` in a real process; without curves.png (~1 s per evaluation here), so that checkpoint
+# writes fill a good part of the time and random kills land in them
+NO_PLOT_MAIN = ("import sys, deeprnn.lm.train as t; t._plot = lambda run: None; from deeprnn.cli import main; "
+                "sys.exit(main(sys.argv[1:]))")
+
+
+def train_process(corpus, run, *extra, plots=True) -> subprocess.Popen:
+    command = ["-m", "deeprnn"] if plots else ["-c", NO_PLOT_MAIN]
+    fresh = [] if "--resume" in extra else [*TINY_FLAGS, "--corpus", str(corpus)]
+    argv = [sys.executable, *command, "train", *fresh, *map(str, extra)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=run.parent)
+
+
+def wait_for(path: Path, proc: subprocess.Popen, past_step: int | None = None, timeout=60.0) -> None:
+    """Until ``path`` exists (and, for trainer_state.json, records a step after ``past_step``)."""
+    end = time.monotonic() + timeout
+    while not path.exists() or (past_step is not None and json.loads(path.read_text())["step"] <= past_step):
+        assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+        assert time.monotonic() < end, f"{path} did not appear"
+        time.sleep(0.02)

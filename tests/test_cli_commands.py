@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -88,6 +89,7 @@ def test_train_shows_every_validation_as_it_happens(tmp_path, capsys):
     assert code == 0, err
     shown = [line for line in err.splitlines() if line.startswith("[eval]")]
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if "val_ppl" in r]
     assert [r["step"] for r in rows] == [6, 12] and len(shown) == 2
     for line, r in zip(shown, rows):
         assert line.startswith(f"[eval] step {r['step']}: validation perplexity {r['val_ppl']:.3f} "
@@ -182,3 +184,34 @@ def test_train_help_describes_every_setting_with_its_config_comment(capsys):
         for name, about in comments.items():
             assert len(about) > 3 and " ".join(about.split()) in out, name
     assert "T: BPTT length of one batch (default 64)" in out
+
+
+def test_generate_into_a_closed_pipe_exits_quietly(run):
+    """`deeprnn generate ... | head`: no error line when the reader goes away, exit 141 as `yes | head`."""
+    argv = [sys.executable, "-m", "deeprnn", "generate", str(run), "--length", "1000000", "--threads", "1"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert len(proc.stdout.read(20)) == 20  # what `head -c 20` takes, then it exits
+        proc.stdout.close()
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 141 and err == b"", err.decode()
+
+
+@pytest.mark.parametrize("argv, expected", [(["--threads", "1"], [1]), (["--threads", "-1"], []),
+                                            (["--threads", "0"], "auto"), ([], [1])])  # []: the run's setting (1)
+@pytest.mark.parametrize("command", [["eval"], ["generate", "--length", "3"]])
+def test_eval_and_generate_choose_their_threads(run, capsys, monkeypatch, command, argv, expected):
+    from deeprnn.lm.engines.numpy import NumpyLM
+
+    calls = []
+    monkeypatch.setattr(NumpyLM, "limit_threads", lambda self, n: calls.append(n) or (lambda: None))
+    code, _, err = cli(capsys, command[0], run, *command[1:], *argv)
+    assert code == 0, err
+    if expected == "auto":  # one per idle core: at least 1, at most the cores there are
+        assert len(calls) == 1 and 1 <= calls[0] <= len(os.sched_getaffinity(0))
+    else:
+        assert calls == expected

@@ -27,6 +27,7 @@ def files(tmp_path_factory):
     (root / "unknown.toml").write_text("[model]\ncolour = 'red'\n")
     (root / "section.toml").write_text("[optimizer]\nlr = 1\n")
     (root / "a_file").write_text("x")
+    write_corpus(root, 900, "other.txt", start=5000)
     (root / "latin1.toml").write_bytes(b"[model]\n# caf\xe9\n")
     (root / "betas.toml").write_text("[train]\nbetas = [0.9, 'x']\n")
     return {"run": run, "corpus": root / "corpus.txt", "root": root}
@@ -53,9 +54,9 @@ CASES = {  # name -> (argv with {run}, {corpus}, {root} placeholders, fragments 
     "toml_not_utf8": (["train", "--config", "{root}/latin1.toml"], ["latin1.toml: expected TOML (UTF-8", "0xe9"]),
     "toml_betas_not_numbers": (["train", "--config", "{root}/betas.toml"], ["train.betas to be two numbers"]),
     "step_size_0": (["train", *TINY_FLAGS, "--corpus", "{corpus}", "--out", "{root}/r4", "--schedule", "step",
-                     "--step-size", "0"], ["train.step_size >= 1 and train.gamma > 0 for schedule='step'", "step_size=0"]),
+                     "--step-size", "0"], ["expected train.step_size >= 1, got 0"]),
     "gamma_negative": (["train", *TINY_FLAGS, "--corpus", "{corpus}", "--out", "{root}/r4", "--schedule", "step",
-                        "--gamma", "-1"], ["for schedule='step'", "gamma=-1.0"]),
+                        "--gamma", "-1"], ["expected train.gamma > 0 (the step schedule's decay factor), got -1.0"]),
     "missing_corpus": (["train", "--corpus", "{root}/missing.txt", "--out", "{root}/r1"], ["missing.txt"]),
     "corpus_too_short": (["train", *TINY_FLAGS, "--corpus", "{corpus}", "--num-steps", "5000", "--out", "{root}/r2"],
                          ["num_steps=5000"]),
@@ -64,7 +65,12 @@ CASES = {  # name -> (argv with {run}, {corpus}, {root} placeholders, fragments 
     "resume_nothing": (["train", "--resume", "{root}/empty"], ["empty/config.json"]),
     "resume_missing": (["train", "--resume", "{root}/nowhere"], ["nowhere"]),
     "resume_changes_model": (["train", "--resume", "{run}", "--hidden-size", "32"], ["model.hidden_size"]),
-    "resume_changes_data": (["train", "--resume", "{run}", "--corpus", "{corpus}"], ["data.corpus"]),
+    "resume_changes_data": (["train", "--resume", "{run}", "--preprocess", "d2l"], ["data.preprocess"]),
+    "resume_other_corpus": (["train", "--resume", "{run}", "--corpus", "{root}/other.txt"],
+                            ["expected the corpus the run was trained on", "other.txt"]),
+    "eval_other_corpus": (["eval", "{run}", "--corpus", "{root}/other.txt"], ["expected the corpus the run was trained on"]),
+    "eval_threads": (["eval", "{run}", "--threads", "-2"], ["train.threads >= 1, or 0 (auto)", "got -2"]),
+    "generate_threads": (["generate", "{run}", "--threads", "-2"], ["train.threads >= 1, or 0 (auto)", "got -2"]),
     "resume_with_preset": (["train", "--resume", "{run}", "--preset", "builtin-lstm"], ["only run-time flags"]),
     "eval_not_a_run": (["eval", "{root}/empty"], ["empty/config.json"]),
     "eval_a_file": (["eval", "{root}/a_file"], ["a_file", "expected a run folder"]),

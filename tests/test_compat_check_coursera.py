@@ -117,8 +117,8 @@ def lstm_cell_backward(da_next, dc_next, cache):
 
 def lstm_backward(da, caches):
     caches, x = caches
-    n_x, m, T_x = x.shape
-    n_a = da.shape[0]
+    n_a, m, T_x = da.shape  # as the notebook has it: da may cover fewer steps than the caches
+    n_x = x.shape[0]
     dx = np.zeros((n_x, m, T_x))
     da_prevt, dc_prevt = np.zeros((n_a, m)), np.zeros((n_a, m))
     total = {}
@@ -251,3 +251,161 @@ def lstm_backward(da, caches):
 def test_a_file_that_does_not_import_is_reported(tmp_path, capsys, source, text):
     code, out, _ = run_cli(capsys, "coursera", write(tmp_path, source))
     assert code == 1 and f"ERROR     importing notebook.py failed: {text}" in out and "bye" not in out
+
+
+# ---- Dinosaur Island: the notebook's helpers in utils.py (as the course ships them), the graded
+# functions in the learner's file.
+UTILS = '''
+import numpy as np
+
+
+def softmax(x):
+    e_x = np.exp(x - np.max(x))
+    return e_x / e_x.sum(axis=0)
+
+
+def rnn_step_forward(parameters, a_prev, x):
+    Waa, Wax, Wya, by, b = parameters["Waa"], parameters["Wax"], parameters["Wya"], parameters["by"], parameters["b"]
+    a_next = np.tanh(np.dot(Wax, x) + np.dot(Waa, a_prev) + b)
+    p_t = softmax(np.dot(Wya, a_next) + by)
+    return a_next, p_t
+
+
+def rnn_step_backward(dy, gradients, parameters, x, a, a_prev):
+    gradients["dWya"] += np.dot(dy, a.T)
+    gradients["dby"] += dy
+    da = np.dot(parameters["Wya"].T, dy) + gradients["da_next"]
+    daraw = (1 - a * a) * da
+    gradients["db"] += daraw
+    gradients["dWax"] += np.dot(daraw, x.T)
+    gradients["dWaa"] += np.dot(daraw, a_prev.T)
+    gradients["da_next"] = np.dot(parameters["Waa"].T, daraw)
+    return gradients
+
+
+def update_parameters(parameters, gradients, lr):
+    for k in ("Wax", "Waa", "Wya", "b", "by"):
+        parameters[k] += -lr * gradients["d" + k]
+    return parameters
+
+
+def rnn_forward(X, Y, a0, parameters, vocab_size=None):
+    vocab_size = parameters["Wax"].shape[1] if vocab_size is None else vocab_size
+    x, a, y_hat = {}, {-1: np.copy(a0)}, {}
+    loss = 0
+    for t in range(len(X)):
+        x[t] = np.zeros((vocab_size, 1))
+        if X[t] is not None:
+            x[t][X[t]] = 1
+        a[t], y_hat[t] = rnn_step_forward(parameters, a[t - 1], x[t])
+        loss -= np.log(y_hat[t][Y[t], 0])
+    return loss, (y_hat, a, x)
+
+
+def rnn_backward(X, Y, parameters, cache):
+    y_hat, a, x = cache
+    gradients = {"d" + k: np.zeros_like(parameters[k]) for k in ("Wax", "Waa", "Wya", "b", "by")}
+    gradients["da_next"] = np.zeros_like(a[0])
+    for t in reversed(range(len(X))):
+        dy = np.copy(y_hat[t])
+        dy[Y[t]] -= 1
+        gradients = rnn_step_backward(dy, gradients, parameters, x[t], a[t], a[t - 1])
+    return gradients, a
+'''
+
+DINOS = '''
+import copy
+import numpy as np
+from utils import *
+
+
+def clip(gradients, maxValue):
+    gradients = copy.deepcopy(gradients)
+    dWaa, dWax, dWya, db, dby = gradients["dWaa"], gradients["dWax"], gradients["dWya"], gradients["db"], gradients["dby"]
+    for gradient in [dWax, dWaa, dWya, db, dby]:
+        np.clip(gradient, -maxValue, maxValue, out=gradient)
+    return {"dWaa": dWaa, "dWax": dWax, "dWya": dWya, "db": db, "dby": dby}
+
+
+def sample(parameters, char_to_ix, seed):
+    Waa, Wax, Wya, by, b = parameters["Waa"], parameters["Wax"], parameters["Wya"], parameters["by"], parameters["b"]
+    vocab_size, n_a = by.shape[0], Waa.shape[1]
+    x, a_prev = np.zeros((vocab_size, 1)), np.zeros((n_a, 1))
+    indices, idx, counter = [], -1, 0
+    newline_character = char_to_ix["\\n"]
+    while idx != newline_character and counter != 50:
+        a = np.tanh(np.dot(Wax, x) + np.dot(Waa, a_prev) + b)
+        y = softmax(np.dot(Wya, a) + by)
+        np.random.seed(counter + seed)
+        idx = np.random.choice(list(range(vocab_size)), p=y.ravel())
+        indices.append(idx)
+        x = np.zeros((vocab_size, 1))
+        x[idx] = 1
+        a_prev = a
+        seed += 1
+        counter += 1
+    if counter == 50:
+        indices.append(char_to_ix["\\n"])
+    return indices
+
+
+def optimize(X, Y, a_prev, parameters, learning_rate=0.01):
+    loss, cache = rnn_forward(X, Y, a_prev, parameters)
+    gradients, a = rnn_backward(X, Y, parameters, cache)
+    gradients = clip(gradients, 5)
+    parameters = update_parameters(parameters, gradients, learning_rate)
+    return loss, gradients, a[len(X) - 1]
+'''
+DINO_FUNCTIONS = ["clip", "sample", "optimize", "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"]
+
+
+def write_dinos(tmp_path, source=DINOS):
+    (tmp_path / "utils.py").write_text(UTILS)
+    path = tmp_path / "dinos.py"
+    path.write_text(source)
+    return str(path)
+
+
+def test_dinosaur_island_passes_and_the_other_notebook_is_skipped(tmp_path, capsys):
+    report = check_module("coursera", write_dinos(tmp_path))
+    assert [f.name for f in report.functions] == DINO_FUNCTIONS and report.passed, report.format()
+    assert report.skipped == [("Building your RNN step by step", "dinos.py defines none of rnn_cell_forward, "
+                               "rnn_cell_backward, lstm_cell_forward, lstm_cell_backward, lstm_forward, lstm_backward")]
+    code, out, _ = run_cli(capsys, "coursera", str(tmp_path / "dinos.py"))
+    assert code == 0 and "SKIPPED   Building your RNN step by step" in out and "7 of 7 functions match" in out
+
+
+def test_both_notebooks_in_one_file(tmp_path):
+    """rnn_forward is the step-by-step one here: the Dinosaur helpers of the same name are not checked."""
+    source = LEARNER + DINOS.replace("from utils import *", "").replace("rnn_forward(X, Y", "dino_forward(X, Y")
+    source = source.replace("rnn_backward(X, Y", "dino_backward(X, Y") + UTILS.replace("def rnn_forward(", "def dino_forward(")
+    source = source.replace("def rnn_backward(X, Y", "def dino_backward(X, Y")
+    report = check_module("coursera", write(tmp_path, source))
+    assert report.passed and not report.skipped and len(report.functions) == 9 + 5, report.format()
+
+
+DINO_MISTAKES = [
+    ("clip without out=", "np.clip(gradient, -maxValue, maxValue, out=gradient)", "np.clip(gradient, -maxValue, maxValue)",
+     "clip", "dWaa", "hint: equals the gradient not clipped: np.clip returns a new array unless given out="),
+    ("sampling without the seed steps", "        seed += 1\n", "",
+     "sample", "indices", "first failure: indices differs from position 1 on: yours (1, 0), expected (1, 1, 0)"),
+    ("no update", "    parameters = update_parameters(parameters, gradients, learning_rate)\n", "",
+     "optimize", "parameters['Wax'] after the update", "smallest failing case: n_x=2, n_a=1, T=1"),
+]
+
+
+@pytest.mark.parametrize("mistake, old, new, function, tensor, text", DINO_MISTAKES, ids=[m[0] for m in DINO_MISTAKES])
+def test_each_dinosaur_mistake_is_found(tmp_path, capsys, mistake, old, new, function, tensor, text):
+    assert old in DINOS
+    path = write_dinos(tmp_path, DINOS.replace(old, new))
+    failed = {f.name: f for f in check_module("coursera", path).functions if f.status != "PASS"}
+    assert function in failed and not failed[function].tensors[tensor].passed
+    code, out, _ = run_cli(capsys, "coursera", path)
+    assert code == 1 and f"FAIL      {function}" in out and text in out
+
+
+def test_optimize_failing_only_because_of_clip_says_so(tmp_path):
+    path = write_dinos(tmp_path, DINOS.replace("np.clip(gradient, -maxValue, maxValue, out=gradient)",
+                                               "np.clip(gradient, -maxValue, maxValue)"))
+    note = {f.name: f for f in check_module("coursera", path).functions}["optimize"].note
+    assert note.startswith("optimize fails only because your clip does")

@@ -213,6 +213,25 @@ def test_command_line_errors_exit_2_in_one_line(tmp_path, capsys):
     code, _, err = run_cli(capsys, "mytorch", write(tmp_path, LEARNER), "--only", "RNN.sideways")
     assert code == 2 and "RNN.sideways" in err
     code, _, err = run_cli(capsys, "mytorch", write(tmp_path, LEARNER), "--tol", "-1")
-    assert code == 2 and "expected --tol >= 0, got -1.0" in err
+    assert code == 2 and "expected --tol to be a number >= 0, got -1.0" in err
     code, _, err = run_cli(capsys, "tensorflow", write(tmp_path, LEARNER))
     assert code == 2 and "invalid choice" in err
+    code, _, err = run_cli(capsys, "mytorch", write(tmp_path, LEARNER), "--seed", "-1")
+    assert code == 2 and "expected --seed to be an integer >= 0, got -1" in err
+    code, _, err = run_cli(capsys, "mytorch", write(tmp_path, LEARNER), "--timeout", "inf")
+    assert code == 2 and "expected --timeout to be a number >= 0, got inf" in err
+    code, _, err = run_cli(capsys, "mytorch", str(tmp_path), "--needle-path", str(tmp_path))
+    assert code == 2 and "got a folder" in err
+
+
+def test_user_errors_are_deeprnn_errors(tmp_path):
+    """The CLI prints DeeprnnError (and OSError) as one line; anything else is a bug with its traceback."""
+    from deeprnn.compat.learner import LearnerError
+    from deeprnn.errors import DeeprnnError
+
+    assert issubclass(LearnerError, DeeprnnError)
+    for kwargs in ({"rtol": -1}, {"only": ["RNN.sideways"]}, {"timeout": -2}, {"seed": -1}, {"needle_path": tmp_path}):
+        with pytest.raises(DeeprnnError):
+            check_module("mytorch", write(tmp_path, LEARNER), **kwargs)
+    with pytest.raises(DeeprnnError, match="no such file"):
+        check_module("mytorch", tmp_path / "nope.py")

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import numerical_grad, require
+from conftest import count_engine_calls, numerical_grad, require
 
 from deeprnn.compat import coursera as cs
 
@@ -175,12 +175,8 @@ def test_lstm_backward_matches_finite_differences():
 
 
 def test_the_engine_does_the_maths(monkeypatch):
-    import deeprnn.compat.coursera as module
-
-    calls = []
-    for name in ("rnn_step_forward", "rnn_step_backward", "lstm_step_forward", "lstm_step_backward"):
-        real = getattr(module, name)
-        monkeypatch.setattr(module, name, lambda *a, _f=real, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    calls = count_engine_calls(monkeypatch, "rnn_step_forward", "rnn_step_backward", "lstm_step_forward",
+                               "lstm_step_backward")
     x, a0 = rng.standard_normal((2, 1, 3)), rng.standard_normal((2, 1))
     cs.rnn_backward(np.ones((2, 1, 3)), cs.rnn_forward(x, a0, rnn_params(2, 2, 1))[2])
     cs.lstm_backward(np.ones((2, 1, 3)), cs.lstm_forward(x, a0, lstm_params(2, 2, 1))[3])
@@ -197,3 +193,75 @@ def test_errors_name_expected_and_actual_values():
     with pytest.raises(ValueError, match=r"expected Wf of shape \(4, 7\), got \(4, 6\)"):
         cs.lstm_cell_forward(np.zeros((3, 2)), np.zeros((4, 2)), np.zeros((4, 2)),
                              {**lstm_params(3, 4, 2), "Wf": np.zeros((4, 6))})
+    with pytest.raises(ValueError, match=r"expected da of shape \(4, 2, T\) with 1 <= T <= 3 \(the steps in caches\), "
+                                         r"got \(4, 2, 4\)"):
+        cs.rnn_backward(np.zeros((4, 2, 4)), cs.rnn_forward(np.zeros((3, 2, 3)), np.zeros((4, 2)), p)[2])
+
+
+# ---- the notebook's own test cells ("Building your Recurrent Neural Network - Step by Step", the current
+# version): its seeds, its order of draws, its published expected output.
+
+
+def notebook_lstm_params():
+    p = {}
+    for g in "fioc":
+        p[f"W{g}"], p[f"b{g}"] = np.random.randn(5, 5 + 3), np.random.randn(5, 1)
+    return p
+
+
+def assert_printed(values, text: str) -> None:
+    """Each value equals the notebook's printed number to every digit printed."""
+    values, printed = np.ravel(values), text.split()
+    assert len(values) == len(printed), (values, printed)
+    for value, number in zip(values, printed):
+        decimals = len(number.split(".")[1])
+        assert abs(value - float(number)) <= 0.5 * 10.0 ** -decimals * (1 + 1e-9), (value, number)
+
+
+def test_the_notebooks_rnn_cell_backward_cell():
+    np.random.seed(1)
+    xt, a_prev = np.random.randn(3, 10), np.random.randn(5, 10)
+    p = {k: np.random.randn(*s) for k, s in (("Wax", (5, 3)), ("Waa", (5, 5)), ("Wya", (2, 5)), ("ba", (5, 1)),
+                                             ("by", (2, 1)))}
+    g = cs.rnn_cell_backward(np.random.randn(5, 10), cs.rnn_cell_forward(xt, a_prev, p)[2])
+    assert_printed([g["dxt"][1][2], g["da_prev"][2][3], g["dWax"][3][1], g["dWaa"][1][2], g["dba"][4][0]],
+                   "-1.3872130506 -0.152399493774 0.410772824935 1.15034506685 0.20023491")
+
+
+def test_the_notebooks_rnn_backward_cell():
+    np.random.seed(1)
+    x, a0 = np.random.randn(3, 10, 4), np.random.randn(5, 10)
+    p = {k: np.random.randn(*s) for k, s in (("Wax", (5, 3)), ("Waa", (5, 5)), ("Wya", (2, 5)), ("ba", (5, 1)),
+                                             ("by", (2, 1)))}
+    caches = cs.rnn_forward(x, a0, p)[2]
+    g = cs.rnn_backward(np.random.randn(5, 10, 4), caches)
+    assert_printed(g["dx"][1][2], "-2.07101689 -0.59255627 0.02466855 0.01483317")
+    assert_printed([g["da0"][2][3], g["dWax"][3][1], g["dWaa"][1][2], g["dba"][4][0]],
+                   "-0.314942375127 11.2641044965 2.30333312658 -0.74747722")
+
+
+def test_the_notebooks_lstm_backward_cell_passes_da_for_4_of_7_steps():
+    """The cell that was refused with "expected da of shape (5, 10, 7), got (5, 10, 4)": backprop through
+    the first 4 steps only, as the notebook's own implementation does."""
+    np.random.seed(1)
+    x, a0 = np.random.randn(3, 10, 7), np.random.randn(5, 10)
+    p = {**notebook_lstm_params(), "Wy": np.zeros((2, 5)), "by": np.zeros((2, 1))}
+    caches = cs.lstm_forward(x, a0, p)[3]
+    g = cs.lstm_backward(np.random.randn(5, 10, 4), caches)
+    assert g["dx"].shape == (3, 10, 4) and g["da0"].shape == (5, 10) and g["dWf"].shape == (5, 8)
+    assert_printed(g["dx"][1][2], "0.00218254 0.28205375 -0.48292508 -0.43281115")
+    assert_printed([g["da0"][2][3], g["dWf"][3][1], g["dWi"][1][2], g["dWc"][3][1], g["dWo"][1][2]],
+                   "0.312770310257 -0.0809802310938 0.40512433093 -0.0793746735512 0.038948775763")
+    assert_printed([g[f"db{k}"][4][0] for k in "fico"], "-0.15745657 -0.50848333 -0.42510818 -0.17958196")
+
+
+def test_a_short_da_is_the_backward_of_the_first_steps():
+    x, a0 = rng.standard_normal((2, 3, 5)), rng.standard_normal((4, 3))
+    p, q = rnn_params(2, 4, 2), lstm_params(2, 4, 2)
+    da = rng.standard_normal((4, 3, 2))
+    for forward, backward, params, k in ((cs.rnn_forward, cs.rnn_backward, p, 2), (cs.lstm_forward, cs.lstm_backward, q, 3)):
+        full, first = forward(x, a0, params)[k], forward(x[:, :, :2], a0, params)[k]
+        short, ref = backward(da, full), backward(da, first)
+        assert set(short) == set(ref)
+        for name in ref:
+            np.testing.assert_allclose(short[name], ref[name], rtol=1e-12, err_msg=name)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import numerical_grad, require
+from conftest import count_engine_calls, numerical_grad, require
 
 from deeprnn.compat import mytorch
 
@@ -168,12 +168,7 @@ def test_rnn_backward_matches_finite_differences():
 
 
 def test_the_engine_does_the_maths(monkeypatch):
-    import deeprnn.compat.mytorch as module
-
-    calls = []
-    for name in ("rnn_step_forward", "rnn_step_backward"):
-        real = getattr(module, name)
-        monkeypatch.setattr(module, name, lambda *a, _f=real, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    calls = count_engine_calls(monkeypatch, "rnn_step_forward", "rnn_step_backward")
     rnn = mytorch.RNN(2, 3, num_layers=2)
     rnn.forward(rng.standard_normal((1, 2, 2)))
     rnn.backward(np.ones((1, 3)))

@@ -100,3 +100,20 @@ def test_damaged_or_foreign_json_is_a_clear_error(tmp_path, content, message):
     with pytest.raises(CorpusError, match=message) as info:
         Vocab.from_json(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_d2l_vocab_behaviours_a_learner_relies_on():
+    """d2l's Vocab: vocab[list] -> list, token_freqs, to_tokens(int) -> str, nested token lists flattened."""
+    lines = [list("the time"), list("machine")]
+    vocab = Vocab(lines)
+    assert vocab == Vocab(list("the time") + list("machine"))  # one level of nesting is flattened
+    ids = vocab[list("tim")]
+    assert isinstance(ids, list) and ids == [vocab["t"], vocab["i"], vocab["m"]]
+    assert vocab[("a", "?")] == [vocab["a"], vocab.unk] and vocab[[["t"], "e"]] == [[vocab["t"]], vocab["e"]]
+    assert vocab.to_tokens(vocab["m"]) == "m" and vocab.to_tokens(np.int64(vocab["e"])) == "e"
+    assert vocab.to_tokens([vocab["t"]]) == ["t"] and vocab.to_tokens(ids) == list("tim")
+    assert vocab.token_freqs[:3] == [("e", 3), ("t", 2), ("h", 2)]  # most frequent first; ties keep first-seen order
+    assert sorted(vocab.token_freqs) == sorted({t: "the timemachine".count(t) for t in "the timemachine"}.items())
+    assert Vocab.from_tokens_list(vocab.idx_to_token).token_freqs == []  # restored vocabularies have no counts
+    with pytest.raises(CorpusError, match=r"token id 40 is outside the vocabulary"):
+        vocab.to_tokens(40)

@@ -105,7 +105,11 @@ CASES = {
              "expected x of shape (T, B, 3) or (T, 3), got (1, 2, 2, 3)"),
     "x_1d": (lambda: dr.RNN(3, 4)(f32(3)), ValueError, "expected x of shape (T, B, 3) or (T, 3), got (3,)"),
     "x_no_steps": (lambda: dr.LSTM(3, 4)(f32(0, 2, 3)), ValueError,
-                   "expected x of shape (T, B, 3) or (T, 3), got (0, 2, 3)"),
+                   "expected x of shape (T, B, 3) or (T, 3), got (0, 2, 3) (T must be at least 1)"),
+    "x_no_steps_unbatched": (lambda: dr.RNN(3, 4)(f32(0, 3)), ValueError,
+                             "expected x of shape (T, B, 3) or (T, 3), got (0, 3) (T must be at least 1)"),
+    "x_no_steps_batch_first": (lambda: dr.GRU(3, 4, batch_first=True)(f32(2, 0, 3)), ValueError,
+                               "expected x of shape (B, T, 3) or (T, 3), got (2, 0, 3) (T must be at least 1)"),
     "x_float64_into_float32": (lambda: dr.RNN(3, 4)(f64(2, 2, 3)), TypeError,
                                "expected x of dtype float32 (the model's dtype), got float64"),
     "x_int": (lambda: dr.GRU(3, 4, dtype=np.float64)(np.zeros((2, 2, 3), np.int64)), TypeError,
@@ -175,7 +179,13 @@ CASES = {
     "state_dict_shape": (lambda: dr.RNN(3, 4).load_state_dict(rnn_state_dict(weight_hh_l0=f32(4, 3))), ValueError,
                          "expected weight_hh_l0 of shape (4, 4), got (4, 3)"),
     "state_dict_strings": (lambda: dr.RNN(3, 4).load_state_dict(rnn_state_dict(bias_ih_l0=np.array(["a"] * 4))),
-                           TypeError, "expected bias_ih_l0 to hold numbers, got dtype <U1"),
+                           TypeError, "expected bias_ih_l0 to hold floating-point numbers, got dtype <U1"),
+    "state_dict_int64": (lambda: dr.RNN(3, 4).load_state_dict(rnn_state_dict(bias_ih_l0=np.arange(4))), TypeError,
+                         "expected bias_ih_l0 to hold floating-point numbers, got dtype int64 (not cast silently: "
+                         "convert it first, e.g. with .astype(np.float32))"),
+    "initial_state_dict_int64": (lambda: dr.RNN(3, 4, state_dict=rnn_state_dict(weight_hh_l0=np.ones((4, 4), int))),
+                                 TypeError, "expected weight_hh_l0 to hold floating-point numbers, got dtype int64 "
+                                 "(not cast silently: convert it first, e.g. with .astype(np.float32))"),
     "cell_state_dict_of_a_layer": (lambda: dr.RNNCell(3, 4).load_state_dict(dr.RNN(3, 4, bias=False).state_dict()),
                                    ValueError, "expected state_dict keys ['weight_ih', 'weight_hh', 'bias_ih', "
                                    "'bias_hh'], got missing ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] and "

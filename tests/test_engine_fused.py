@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from deeprnn.numpy_engine import elman, fused, gru, lstm
+from deeprnn.numpy_engine import elman, fused, gru, lstm, mingru, minlstm
 from conftest import KIND_NAMES, as_tuple, make_cell, make_layer, pack, randn, random_inputs
 
 pytest.importorskip("numba")
@@ -25,7 +25,7 @@ GARBAGE = 123.0  # pre-fill of output buffers, so an element a twin forgets to w
 
 
 def numpy_function(name):
-    for module in (elman, gru, lstm):
+    for module in (elman, gru, lstm, mingru, minlstm):
         if hasattr(module, name):
             return getattr(module, name)
     raise AssertionError(f"no NumPy function {name} for the twin")
@@ -37,6 +37,10 @@ def _in(rng, *shape, scale=3.0):
 
 def _unit(rng, *shape):  # activations: values in (0, 1)
     return rng.uniform(0.01, 0.99, shape).astype(np.float32)
+
+
+def _gates(rng, n):  # n gates in (0, 1), then a candidate g(p) > 0 on both sides of g's kink at 0.5
+    return np.concatenate([_unit(rng, B, n * H), rng.uniform(0.01, 3.0, (B, H)).astype(np.float32)], axis=1)
 
 
 def _out(*shape):
@@ -55,6 +59,11 @@ ARGS = {
                                          _out(B, 3 * H), _out(B, 3 * H), _out(B, H)],
     "rnn_pointwise_forward": lambda r: [_in(r, B, H), _in(r, B, H)],
     "rnn_pointwise_backward": lambda r: [_in(r, B, H), 2 * _unit(r, B, H) - 1, _out(B, H)],
+    "mingru_pointwise_forward": lambda r: [_in(r, B, 2 * H), _out(B, H), _out(B, H)],
+    "mingru_pointwise_backward": lambda r: [_in(r, B, H), _in(r, B, H), _gates(r, 1), _unit(r, B, H), _out(B, 2 * H)],
+    "minlstm_gates_forward": lambda r: [_in(r, B, 3 * H), _in(r, B, H), _out(B, H), _out(B, H)],
+    "minlstm_pointwise_backward": lambda r: [_in(r, B, H), _in(r, B, H), _gates(r, 2), _unit(r, B, H),
+                                             _out(B, 3 * H)],
 }
 
 

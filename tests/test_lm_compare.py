@@ -11,6 +11,7 @@ import pytest
 
 from deeprnn.errors import ConfigError
 from deeprnn.lm import checkpoint as ck
+from deeprnn.lm.config import CHOICES
 from deeprnn.lm.compare import compare, expand, parse_grid
 from deeprnn.lm.compare import plot as plot_module
 from deeprnn.lm.compare import runner
@@ -56,7 +57,7 @@ def test_grid_keys_take_an_optional_section_and_values_the_field_type():
     ("train.cell=lstm", "got 'train.cell'"),
     ("num_layers=two", "expected model.num_layers to be int, got 'two'"),
     ("lr=fast", "expected train.lr to be float, got 'fast'"),
-    ("cell=lstm,xyz", "expected model.cell in ('rnn', 'gru', 'lstm'), got 'xyz'"),
+    ("cell=lstm,xyz", f"expected model.cell in {CHOICES['cell']}, got 'xyz'"),
     ("num_layers=0", "expected model.num_layers >= 1, got 0"),
     ("distributed=maybe", "expected train.distributed to be bool, got 'maybe'"),
     ("cell", "expected KEY=VALUE[,VALUE...]"),
@@ -171,7 +172,7 @@ def test_an_interrupted_run_resumes_and_the_rest_follow(corpus, tmp_path, monkey
     result, _ = _compare(base, grid, out)
     assert result.interrupted and not (out / "cell=rnn").exists()
     assert [r.status for r in result.rows] == ["done", "unfinished: step 3 of 6", "not run"]
-    assert "Interrupted: run the same command again to resume." in (out / "results.md").read_text()
+    assert "Stopped early (interrupted): run the same command again to resume." in (out / "results.md").read_text()
     monkeypatch.undo()
     monkeypatch.setattr("deeprnn.lm.train._plot", lambda run: None)
     monkeypatch.setattr(plot_module, "plot_comparison", lambda *a, **kw: False)
@@ -257,7 +258,7 @@ def test_compare_on_the_command_line_with_several_books(tmp_path, capsys):
     assert [r["status"] for r in result["rows"]] == ["done", "done"]
     runs = [open_run(r["run"]) for r in result["rows"]]
     assert [r.cfg.data.corpus for r in runs] == [[str(a)], [str(a), str(b)]]
-    scored = [json.loads(line)["val_tokens"] for r in runs for line in (r.path / ck.METRICS).read_text().splitlines()]
+    scored = [row["val_tokens"] for r in runs for row in metrics(r.path) if "val_tokens" in row]
     assert set(scored) == {len("the dog sat on the cat. " * 10) - 1}  # every run scores the same held-out text
     assert any("different vocabularies" in w for w in result["warnings"])  # b adds letters: said, not hidden
     code, out, err = cli(capsys, "compare", *flags, "--grid", f"corpus={a},{a}+{b}")
@@ -291,3 +292,13 @@ def test_every_engine_is_warmed_up_before_the_first_run_starts_its_clock(corpus,
     monkeypatch.setattr(runner.Trainer, "__init__", init)
     _compare(base, ["cell=lstm,gru"], tmp_path / "cmp")
     assert events == [("warm", "lstm"), ("warm", "gru"), ("train", "lstm"), ("train", "gru")]
+
+
+@pytest.mark.parametrize("step, reason, done", [
+    (6, "max_steps=6 reached", True), (4, "max_steps=4 reached", False),  # max_steps raised since: train on
+    (4, "early stopping: no improvement in 2 evaluations", True), (4, "time budget of 60 s reached", True),
+    (4, "interrupted", False), (4, "terminated", False), (4, "", False),  # Ctrl-C, SIGTERM, a kill or a crash
+])
+def test_what_counts_as_a_finished_run(tmp_path, step, reason, done):
+    (tmp_path / ck.STATE).write_text(json.dumps({"progress": {"step": step, "stop_reason": reason}}))
+    assert runner.finished(tmp_path, tiny_config("builtin", max_steps=6)) is done

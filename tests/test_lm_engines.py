@@ -15,7 +15,7 @@ import pytest
 import deeprnn as dr
 from deeprnn import numpy_engine
 from deeprnn.errors import ConfigError, DeeprnnError
-from deeprnn.layout import CELL_CLASSES, GATE_MULT, NONLINEARITIES, mode_name
+from deeprnn.layout import CELL_CLASSES, GATE_MULT, INPUT_GATED, NONLINEARITIES, mode_name
 from deeprnn.lm.checkpoint import CheckpointError
 from deeprnn.lm.config import CHOICES, ModelConfig, TrainConfig
 from deeprnn.lm.engines import init_params, make_engine
@@ -27,6 +27,8 @@ MODELS = {
     "lstm_embedding": dict(cell="lstm", embedding_dim=5),
     "gru_onehot": dict(cell="gru", embedding_dim=0),
     "rnn_relu": dict(cell="rnn", nonlinearity="relu", embedding_dim=4),
+    "mingru_embedding": dict(cell="mingru", embedding_dim=5),
+    "minlstm_onehot": dict(cell="minlstm", embedding_dim=0),
 }
 
 
@@ -106,16 +108,21 @@ def test_the_cell_table_names_the_classes_of_both_engines_and_torch():
     assert CHOICES["cell"] == tuple(CELL_CLASSES) and CHOICES["nonlinearity"] == NONLINEARITIES
     modes = {(cell, nl): mode_name(cell, nl) for cell in CELL_CLASSES for nl in NONLINEARITIES}
     assert modes == {("rnn", "tanh"): "RNN_TANH", ("rnn", "relu"): "RNN_RELU", ("gru", "tanh"): "GRU",
-                     ("gru", "relu"): "GRU", ("lstm", "tanh"): "LSTM", ("lstm", "relu"): "LSTM"}
-    assert set(modes.values()) == set(GATE_MULT)
+                     ("gru", "relu"): "GRU", ("lstm", "tanh"): "LSTM", ("lstm", "relu"): "LSTM",
+                     ("mingru", "tanh"): "MinGRU", ("mingru", "relu"): "MinGRU",
+                     ("minlstm", "tanh"): "MinLSTM", ("minlstm", "relu"): "MinLSTM"}
+    assert set(modes.values()) == set(GATE_MULT) and set(INPUT_GATED) < set(GATE_MULT)
     for name in CELL_CLASSES.values():
         assert issubclass(getattr(dr, name), numpy_engine.RNNBase)
     if torch is not None:
-        from deeprnn.torch_engine import stack
+        from deeprnn.torch_engine import minrnn, stack
 
         for name in CELL_CLASSES.values():
-            assert issubclass(getattr(torch.nn, name), torch.nn.RNNBase)
-            assert issubclass(getattr(stack, name), stack.RNNBase)
+            if name in INPUT_GATED:  # torch.nn has no such cell: both engines use torch_engine/minrnn.py
+                assert not hasattr(torch.nn, name) and issubclass(getattr(minrnn, name), stack.RNNBase)
+            else:
+                assert issubclass(getattr(torch.nn, name), torch.nn.RNNBase)
+                assert issubclass(getattr(stack, name), stack.RNNBase)
 
 
 # -- one state_dict check, one optimizer-state parser ----------------------------------------------------------

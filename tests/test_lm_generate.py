@@ -99,6 +99,14 @@ def test_greedy_sample_next_is_argmax():
     assert sample_next(z, np.random.default_rng(0), temperature=0) == int(np.argmax(z))
 
 
+def test_extreme_finite_temperatures_still_sample():
+    z = np.random.default_rng(2).standard_normal(30) * 50
+    rng = np.random.default_rng(0)
+    with np.errstate(all="raise"):  # no overflow on the way (z / 1e-320 used to be inf - inf = nan)
+        assert {sample_next(z, rng, temperature=1e-320) for _ in range(20)} == {int(np.argmax(z))}
+        assert len({sample_next(z, rng, temperature=1e308) for _ in range(200)}) > 20  # all but uniform
+
+
 def test_unk_is_never_sampled(model):
     engine, vocab = model
     z = np.zeros(len(vocab))
@@ -139,3 +147,26 @@ def test_empty_prefix_and_bad_sampling_settings_raise(model):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert generate(engine, vocab, "the", 0) == ""
+
+
+def test_sample_stream_is_the_loop_of_generate_and_samples_only_when_read(model):
+    from deeprnn.lm.generate import sample_stream
+
+    engine, vocab = model
+    calls = []
+
+    class Counting:
+        def logits(self, x, state):
+            calls.append(x.shape)
+            return engine.logits(x, state)
+
+        def initial_state(self, batch):
+            return engine.initial_state(batch)
+
+    pieces = sample_stream(Counting(), vocab, vocab.encode("the "), 25, temperature=0.9, top_k=5, seed=4)
+    assert calls == []  # nothing runs before the first piece is asked for
+    first = next(pieces)
+    assert calls == [(4, 1)]  # the warm-up on the prefix, then one token sampled
+    text = first + "".join(pieces)
+    assert text == generate(engine, vocab, "the ", 25, temperature=0.9, top_k=5, seed=4)
+    assert len(calls) == 25  # the warm-up and 24 steps: the last token needs no prediction after it

@@ -12,6 +12,8 @@ from conftest import numerical_grad, rel_err, require
 from lm_helpers import tiny_engine
 
 torch = require("torch")
+from deeprnn.layout import CELL_CLASSES, INPUT_GATED  # noqa: E402
+from deeprnn.torch_engine import minrnn  # noqa: E402  (after require: it needs torch)
 
 V, T, B = 7, 4, 3
 VARIANTS = {  # name -> ModelConfig fields
@@ -21,6 +23,8 @@ VARIANTS = {  # name -> ModelConfig fields
     "gru_onehot": {"cell": "gru", "embedding_dim": 0, "num_layers": 1, "hidden_size": 4},
     "rnn_tanh_embedding": {"cell": "rnn", "embedding_dim": 3, "num_layers": 2, "hidden_size": 4},
     "rnn_relu_onehot": {"cell": "rnn", "nonlinearity": "relu", "embedding_dim": 0, "num_layers": 2, "hidden_size": 4},
+    "mingru_embedding": {"cell": "mingru", "embedding_dim": 3, "num_layers": 2, "hidden_size": 4},
+    "minlstm_onehot": {"cell": "minlstm", "embedding_dim": 0, "num_layers": 2, "hidden_size": 3},
 }
 
 
@@ -98,7 +102,9 @@ def _torch_model(engine, model):
     sd = {k: torch.from_numpy(v.copy()) for k, v in engine.state_dict().items()}
     E, H, L = model["embedding_dim"], model["hidden_size"], model["num_layers"]
     kw = {"nonlinearity": model.get("nonlinearity", "tanh")} if model["cell"] == "rnn" else {}
-    rnn = getattr(torch.nn, model["cell"].upper())(E or V, H, num_layers=L, dtype=torch.float64, **kw)
+    name = CELL_CLASSES[model["cell"]]  # minGRU/minLSTM: torch.nn has none, the torch engine's modules
+    cls = getattr(minrnn, name) if name in INPUT_GATED else getattr(torch.nn, name)
+    rnn = cls(E or V, H, num_layers=L, dtype=torch.float64, **kw)
     rnn.load_state_dict({k[4:]: v for k, v in sd.items() if k.startswith("rnn.")})
     head = torch.nn.Linear(H, V, dtype=torch.float64)
     head.load_state_dict({"weight": sd["head.weight"], "bias": sd["head.bias"]})

@@ -42,7 +42,7 @@ def _recording_trainer(cfg, run):
     return trainer, losses, norms
 
 
-def test_every_step_gradient_norm_and_loss_reach_metrics_jsonl(corpus, tmp_path):
+def test_every_step_gradient_norm_reaches_metrics_jsonl(corpus, tmp_path):
     cfg = tiny_config(corpus, max_steps=8, eval_every=4, log_every=2, clip_value=0.4)
     trainer, losses, norms = _recording_trainer(cfg, tmp_path / "run")
     trainer.fit()
@@ -57,7 +57,7 @@ def test_every_step_gradient_norm_and_loss_reach_metrics_jsonl(corpus, tmp_path)
         assert r["grad_norm"] == pytest.approx(sum(window) / 2, rel=1e-12)
         assert r["grad_norm_max"] == max(window)
         assert r["clipped"] == sum(n > 0.4 for n in window) / 2
-        assert r["train_loss"] == pytest.approx(sum(lost) / 2, rel=1e-12)
+        assert r["loss"] == pytest.approx(sum(lost) / 2, rel=1e-12)  # the training row's own mean loss
         assert r["tokens"] == r["step"] * 4 * 8 and r["tokens_per_s"] > 0 and "lr" in r
     for r in eval_rows:  # the evaluation row summarises the steps since the last evaluation
         window = norms[r["step"] - 4:r["step"]]
@@ -66,7 +66,7 @@ def test_every_step_gradient_norm_and_loss_reach_metrics_jsonl(corpus, tmp_path)
 
 
 def test_without_log_every_only_evaluation_rows_carry_the_norms(corpus, tmp_path):
-    cfg = tiny_config(corpus, max_steps=6, eval_every=3, clip="none")
+    cfg = tiny_config(corpus, max_steps=6, eval_every=3, clip="none", log_every=0)
     trainer, _, norms = _recording_trainer(cfg, tmp_path / "run")
     trainer.fit()
     rows = metrics(tmp_path / "run")
@@ -83,7 +83,7 @@ def test_summary_reports_training_time_without_evaluation_and_tokens_per_second(
         return score(self, *a, **kw)
 
     monkeypatch.setattr(data_module.LMData, "score", slow_score)
-    _, s = run_trainer(tiny_config(corpus, max_steps=6, eval_every=3), tmp_path / "run")
+    _, s = run_trainer(tiny_config(corpus, max_steps=6, eval_every=3, log_every=0), tmp_path / "run")
     assert s["seconds"] - s["train_seconds"] >= 0.3  # two evaluations
     assert s["tokens_per_s"] == pytest.approx(s["tokens"] / s["train_seconds"], rel=1e-3)
     assert s["tokens"] == 6 * 4 * 8
@@ -115,10 +115,8 @@ def test_train_json_and_report_show_seconds_and_tokens_per_second(corpus, tmp_pa
 def test_meter_counts_skipped_steps_for_time_only():
     cfg = tiny_config("builtin", clip_value=1.0)
     meter = StepMeter(cfg.train)
-    meter.add(10, 0.5, 2.0, 3.0)
-    meter.add(10, 0.5, math.nan, math.inf)  # a skipped step
-    meter.add(10, 1.0, 1.0, 0.5)
-    row = meter.take("log", with_loss=True)
-    assert row == {"train_loss": 1.5, "train_ppl": pytest.approx(math.exp(1.5)), "grad_norm": 1.75,
-                   "grad_norm_max": 3.0, "clipped": 0.5, "tokens_per_s": 15.0}
+    meter.add(10, 0.5, 3.0)
+    meter.add(10, 0.5, math.inf)  # a skipped step
+    meter.add(10, 1.0, 0.5)
+    assert meter.take("log") == {"grad_norm": 1.75, "grad_norm_max": 3.0, "clipped": 0.5, "tokens_per_s": 15.0}
     assert meter.take("log") == {} and meter.take("eval")["tokens_per_s"] == 15.0

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from deeprnn.lm import checkpoint as ck
-from deeprnn.lm.runs import open_run
 from lm_helpers import (
-    TINY_FLAGS, Killed, assert_same_weights, cli, kill_after_moves, metrics, no_plots, run_trainer, stop_at,
-    tiny_config, weights, write_corpus,
+    Killed, assert_loadable, assert_same_weights, cli, kill_after_moves, metrics, no_plots, run_trainer, stop_at,
+    tiny_config, train_process, wait_for, weights, write_corpus,
 )
 from deeprnn.lm.train import Trainer
 
@@ -74,8 +68,9 @@ def test_resume_equals_uninterrupted(corpus, straight, tmp_path, capsys, case, k
     assert_same_weights(a.optimizer, b.optimizer)  # optimizer buffers, the carried state and the weight average
     assert a.state["rng"] == b.state["rng"]
     assert_same_weights(weights(run, "best/" + ck.MODEL), weights(straight[case], "best/" + ck.MODEL))
-    steps = [r["step"] for r in metrics(run)]
-    assert steps == sorted(set(steps)) and steps[-1] == N
+    for kind in ("val_loss", "loss"):  # evaluation rows and training rows: each step once, in order
+        steps = [r["step"] for r in metrics(run) if kind in r]
+        assert steps == sorted(set(steps)) and steps[-1] == (N if kind == "val_loss" else 20), kind
 
 
 def test_resume_after_an_interrupted_checkpoint_write(corpus, straight, tmp_path, monkeypatch):
@@ -106,46 +101,6 @@ def _first_then_kill(real, monkeypatch):
 # -- real signals ---------------------------------------------------------------------------------------
 
 
-# ``deeprnn train`` in a real process; without curves.png (~1 s per evaluation here), so that checkpoint
-# writes fill a good part of the time and random kills land in them
-NO_PLOT_MAIN = ("import sys, deeprnn.lm.train as t; t._plot = lambda run: None; from deeprnn.cli import main; "
-                "sys.exit(main(sys.argv[1:]))")
-
-
-def _train_process(corpus, run, *extra, plots=True) -> subprocess.Popen:
-    command = ["-m", "deeprnn"] if plots else ["-c", NO_PLOT_MAIN]
-    fresh = [] if "--resume" in extra else [*TINY_FLAGS, "--corpus", str(corpus)]
-    argv = [sys.executable, *command, "train", *fresh, *map(str, extra)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=run.parent)
-
-
-def _wait_for(path: Path, proc: subprocess.Popen, past_step: int | None = None, timeout=60.0) -> None:
-    """Until ``path`` exists (and, for trainer_state.json, records a step after ``past_step``)."""
-    end = time.monotonic() + timeout
-    while not path.exists() or (past_step is not None and json.loads(path.read_text())["step"] <= past_step):
-        assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
-        assert time.monotonic() < end, f"{path} did not appear"
-        time.sleep(0.02)
-
-
-def _assert_consistent(run: Path) -> int:
-    """load_checkpoint works and its three files agree with each other; returns the step."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a fallback to *.prev warns
-        c = ck.load_checkpoint(run)
-        r = open_run(run, "last")
-    p = c.state["progress"]
-    assert c.state["step"] == p["step"] >= 1
-    assert int(c.optimizer["step"][0]) == p["step"] - p["skipped"]  # optimizer steps taken
-    assert {"carry.h", "carry.c"} <= set(c.optimizer)
-    for k, v in c.model.items():
-        assert np.array_equal(r.engine.state_dict()[k], v), k
-    return p["step"]
-
-
 def test_sigkill_at_random_moments_leaves_a_loadable_checkpoint(tmp_path, capsys):
     corpus = write_corpus(tmp_path, 900)
     run = tmp_path / "run"
@@ -153,15 +108,15 @@ def test_sigkill_at_random_moments_leaves_a_loadable_checkpoint(tmp_path, capsys
     steps = [0]
     for round_ in range(3):
         extra = ["--resume", run] if round_ else ["--out", run, "--max-steps", "100000"]
-        proc = _train_process(corpus, run, *extra, "--eval-every", "1", plots=False)
+        proc = train_process(corpus, run, *extra, "--eval-every", "1", plots=False)
         try:
-            _wait_for(run / ck.STATE, proc, past_step=steps[-1])  # this process is training
+            wait_for(run / ck.STATE, proc, past_step=steps[-1])  # this process is training
             time.sleep(rng.uniform(0.1, 0.5))
         finally:
             proc.kill()  # SIGKILL: no handler, no cleanup
             proc.communicate()
         assert proc.returncode == -signal.SIGKILL
-        steps.append(_assert_consistent(run))
+        steps.append(assert_loadable(run))
     assert steps == sorted(set(steps)), steps  # each round went on from the last checkpoint
     code, out, err = cli(capsys, "train", "--resume", run, "--max-steps", steps[-1] + 2, "--no-progress", "--json")
     assert code == 0, err
@@ -173,9 +128,9 @@ def test_sigkill_at_random_moments_leaves_a_loadable_checkpoint(tmp_path, capsys
 def test_sigint_stops_gracefully_with_a_checkpoint(tmp_path):
     corpus = write_corpus(tmp_path, 900)
     run = tmp_path / "run"
-    proc = _train_process(corpus, run, "--out", run, "--max-steps", "100000", "--eval-every", "5", plots=False)
+    proc = train_process(corpus, run, "--out", run, "--max-steps", "100000", "--eval-every", "5", plots=False)
     try:
-        _wait_for(run / ck.STATE, proc)  # inside fit(), where Ctrl-C is handled
+        wait_for(run / ck.STATE, proc)  # inside fit(), where Ctrl-C is handled
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -183,5 +138,52 @@ def test_sigint_stops_gracefully_with_a_checkpoint(tmp_path):
             proc.kill()
     assert proc.returncode == 130, err.decode()
     assert b"interrupted" in out and b"Traceback" not in err
-    step = _assert_consistent(run)
+    step = assert_loadable(run)
     assert metrics(run)[-1]["step"] == step  # the stop evaluated and saved at the step it reached
+
+
+def test_sigterm_stops_gracefully_with_a_checkpoint(tmp_path):
+    corpus = write_corpus(tmp_path, 900)
+    run = tmp_path / "run"
+    proc = train_process(corpus, run, "--out", run, "--max-steps", "100000", "--eval-every", "5", plots=False)
+    try:
+        wait_for(run / ck.STATE, proc)
+        proc.send_signal(signal.SIGTERM)  # what `kill PID`, a job scheduler or systemd sends
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err.decode()  # 128 + SIGTERM, after saving
+    assert b"; terminated)" in out and b"Traceback" not in err  # the report: "run: ... (N steps, ...; terminated)"
+    assert b"[train] terminated (SIGTERM): finishing this step and saving a checkpoint" in err
+    step = assert_loadable(run)
+    assert [r for r in metrics(run) if "val_loss" in r][-1]["step"] == step  # it evaluated and saved where it stopped
+
+
+@pytest.mark.parametrize("every, last_saved", [({"save_every": 4}, 8), ({"save_every_seconds": 1e-6}, 9)])
+def test_checkpoints_between_evaluations_resume_bit_identical(corpus, tmp_path, every, last_saved):
+    """save_every / save_every_seconds checkpoint without validating; a kill after step 10 loses only
+    the steps since, and the resumed run ends with the weights of an uninterrupted one."""
+    cfg = lambda: _cfg(corpus, "lstm_adamw", eval_every=100, log_every=3, **every)  # noqa: E731 - validation at the end
+    run_trainer(cfg(), tmp_path / "straight")
+    run = tmp_path / "run"
+    trainer = Trainer(cfg(), run, progress_bar=False, log=lambda m: None)
+    step = trainer.engine.optimizer_step
+
+    def killed_after_10(lr):
+        step(lr)
+        if trainer.prog.step == 10:
+            raise Killed("killed after step 10")
+
+    trainer.engine.optimizer_step = killed_after_10
+    with pytest.raises(Killed):
+        trainer.fit()
+    assert ck.load_checkpoint(run).state["step"] == last_saved
+    assert [r["step"] for r in metrics(run)] == [3, 6, 9]  # training rows; no validation happened
+    _, summary = run_trainer(cfg(), run, resume=True)
+    assert summary["steps"] == N
+    assert_same_weights(weights(run), weights(tmp_path / "straight"))
+    a, b = ck.load_checkpoint(run), ck.load_checkpoint(tmp_path / "straight")
+    assert_same_weights(a.optimizer, b.optimizer)
+    assert a.state["rng"] == b.state["rng"]
+    assert [r["step"] for r in metrics(run) if "loss" in r] == [3, 6, 9, 12, 15, 18, 21, 24]  # no row twice

@@ -72,7 +72,7 @@ def test_non_finite_steps_are_skipped_and_logged(corpus, tmp_path, monkeypatch):
 
 def test_too_many_bad_steps_in_a_row_stop_with_the_checkpoint_intact(corpus, tmp_path, monkeypatch):
     _poison(monkeypatch, lambda n: "loss" if n >= 7 else None)
-    with pytest.raises(TrainingError, match=r"3 steps in a row .* step 9.*intact"):
+    with pytest.raises(TrainingError, match=r"at step 9: 3 steps in a row .*checkpoint of step 5 .* is intact"):
         run_trainer(tiny_config(corpus, eval_every=5, max_steps=40, max_bad_steps=3), tmp_path / "run")
     c = ck.load_checkpoint(tmp_path / "run")  # the checkpoint of step 5, no fallback needed
     assert c.state["progress"]["step"] == 5
@@ -84,7 +84,7 @@ def test_too_many_bad_steps_exit_2_on_the_command_line(corpus, tmp_path, monkeyp
     code, out, err = cli(capsys, "train", *TINY_FLAGS, "--corpus", corpus, "--max-bad-steps", "2",
                          "--out", tmp_path / "run")
     err = "\n".join(line for line in err.splitlines() if not line.startswith("[train]"))
-    assert_one_line_error(code, err, "2 steps in a row", "non-finite", "--lr")
+    assert_one_line_error(code, err, "2 steps in a row", "not finite", "--lr")
     assert out == ""
 
 
@@ -111,7 +111,7 @@ def test_time_budget_stops_early(corpus, tmp_path, capsys):
 def test_metrics_rows_and_best_model(corpus, tmp_path):
     cfg = tiny_config(corpus, eval_every=5, max_steps=12, lr=0.05)
     trainer, summary = run_trainer(cfg, tmp_path / "run")
-    rows = metrics(tmp_path / "run")
+    rows = [r for r in metrics(tmp_path / "run") if "val_loss" in r]  # the evaluation rows
     assert [r["step"] for r in rows] == [5, 10, 12]
     data = prepare_data(cfg.data, cfg.train)
     B, T = cfg.train.batch_size, cfg.train.num_steps
@@ -131,6 +131,30 @@ def test_metrics_rows_and_best_model(corpus, tmp_path):
     r = open_run(tmp_path / "run")  # best weights: they score the best validation loss
     assert r.which == "best" and r.step == best["step"]
     assert data.score(r.engine, "val", cfg.train).loss == pytest.approx(best["val_loss"], rel=1e-12)
+
+
+def test_training_rows_make_a_curve_of_a_short_run(corpus, tmp_path, monkeypatch):
+    """Every log_every steps a training row (the mean loss since the row before), plotted in curves.png:
+    a run that validates once still shows a curve."""
+    from deeprnn.lm.plots import curve_series
+
+    monkeypatch.undo()  # the module's no_plots
+    _poison(monkeypatch, {3: "loss"}.get)  # a skipped step counts in no mean
+    cfg = tiny_config(corpus, eval_every=100, max_steps=12, log_every=2)
+    trainer, summary = run_trainer(cfg, tmp_path / "run", plots=True)
+    rows = metrics(tmp_path / "run")
+    training = [r for r in rows if "loss" in r and not r.get("skipped")]
+    assert [r["step"] for r in training] == [2, 4, 6, 8, 10, 12]
+    B, T = cfg.train.batch_size, cfg.train.num_steps
+    assert [r["tokens"] for r in training] == [r["step"] * B * T for r in training]
+    assert all(r["lr"] == pytest.approx(learning_rate(r["step"] - 1, cfg.train)) for r in training)
+    (evaluation,) = [r for r in rows if "val_loss" in r]  # 11 finite steps: 1 at step 3's row, 2 at the others
+    means = [r["loss"] for r in training]
+    assert evaluation["train_loss"] == pytest.approx((sum(means) * 2 - means[1]) / 11)
+    series = curve_series(rows)
+    assert series["train"] == [(r["step"], pytest.approx(math.exp(r["loss"]))) for r in training]
+    assert series["val"] == [(12, evaluation["val_ppl"])]
+    assert (tmp_path / "run" / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_curves_png_is_drawn(corpus, tmp_path, monkeypatch):

@@ -34,8 +34,3 @@ def vector(name: str, b, n: int) -> np.ndarray:
         raise ValueError(f"expected {name} of shape ({n},), (1, {n}) or ({n}, 1), got {fmt_shape(b.shape)}")
     return b.reshape(n)
 
-
-def kind_of(value) -> str:
-    """A value's type for messages, with the length of a tuple or list: 'tuple of length 3'."""
-    name = type(value).__name__
-    return f"{name} of length {len(value)}" if isinstance(value, (tuple, list)) else name

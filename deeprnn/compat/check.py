@@ -1,108 +1,142 @@
-"""``deeprnn check mytorch|coursera PATH``: compare a learner's implementation with deeprnn's.
+"""``deeprnn check COURSE PATH``: compare a learner's implementation with deeprnn's.
 
-The learner's file is imported (its folder goes on sys.path for sibling imports), then each of its
-functions or classes is run next to deeprnn's on random float64 inputs over a grid of shapes (batch 1,
-hidden 1, several layers and lengths). The report gives, per function and per tensor, pass or fail
-with the max abs and max rel differences; for a failure, the first failing element of the smallest
-failing case, and a hint when the value matches a typical mistake. Exit code 0 only when everything
-matches, 1 otherwise (2 for a bad command line or a file that does not exist).
+Courses: ``mytorch`` and ``hw3p1`` (CMU 11-785, both editions), ``coursera`` (deeplearning.ai week 1),
+``d2l`` (the d2l.ai scratch RNN, PyTorch) and ``needle`` (CMU 10-414 hw4). The learner's code runs in a
+child process (supervise.py), its folder first on sys.path for sibling imports. Each function or class
+is run next to deeprnn's on random inputs over a grid of shapes (batch 1, hidden 1, several layers and
+lengths). The report gives, per function and per tensor, pass or fail with the max abs and max rel
+differences; for a failure, the first failing element of the smallest failing case, and a hint when the
+value matches a typical mistake. Exit code 0 only when everything matches, 1 otherwise (2 for a bad
+command line or a file that does not exist). ``--format gradescope`` and ``--format junit`` write what
+autograders read.
 
     from deeprnn.compat.check import check_module
-    report = check_module("mytorch", "hw3/rnn.py")
+    report = check_module("hw3p1", "handout/")
     print(report.format()); report.passed
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
-
-import numpy as np
+import sys
+from pathlib import Path
 
 from ..errors import ConfigError
-from .learner import Learner, LearnerError
-from .report import FunctionResult, Report
+from . import formats
+from .runner import Job
+from .spec import COURSES
+from .supervise import run_job
 
-HELP = "check your own RNN code (CMU 11-785 mytorch or deeplearning.ai) against deeprnn"
-COURSES = {"mytorch": "deeprnn.compat.grid_mytorch", "coursera": "deeprnn.compat.grid_coursera"}
-RTOL, ATOL = 1e-6, 1e-8
+HELP = "check your own RNN code (CMU 11-785, deeplearning.ai, d2l, needle) against deeprnn"
+FORMATS = ("text", "json", "gradescope", "junit")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("course", choices=tuple(COURSES), help="whose API the file implements")
-    parser.add_argument("path", help="the learner's Python file")
+    parser.add_argument("course", choices=tuple(COURSES), help="whose API the code implements: " +
+                        "; ".join(f"{k}: {c.title}" for k, c in COURSES.items()))
+    parser.add_argument("path", help="your Python file (hw3p1: or the handout's folder)")
+    parser.add_argument("--needle-path", metavar="DIR",
+                        help="needle: the folder that holds your needle package (default: found above PATH)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    parser.add_argument("--tol", type=float, default=RTOL, metavar="RTOL", help=f"relative tolerance (default {RTOL:g})")
-    parser.add_argument("--atol", type=float, default=ATOL, help=f"absolute tolerance (default {ATOL:g})")
+    parser.add_argument("--tol", type=float, metavar="RTOL",
+                        help="relative tolerance (default 1e-6; 1e-4 for the float32 courses d2l and needle)")
+    parser.add_argument("--atol", type=float, help="absolute tolerance (default 1e-8; d2l 1e-5, needle 5e-5)")
     parser.add_argument("--only", metavar="NAMES", help="comma-separated functions to check, e.g. RNNCell.forward")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="time limit of each call of the learner's code (default 10)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+                        help="time limit of each call of your code (default 10; 0: none)")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="text (default), json, gradescope (writes results.json) or junit (XML)")
+    parser.add_argument("--output", metavar="FILE",
+                        help="where --format gradescope or junit writes (default results.json; junit: stdout)")
+    parser.add_argument("--json", action="store_true", help="the same as --format json")
 
 
 def run(args) -> int:
-    for flag, value in (("--tol", args.tol), ("--atol", args.atol), ("--timeout", args.timeout)):
-        if not value >= 0:
-            raise ConfigError(f"expected {flag} >= 0, got {value}")
     only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     report = check_module(args.course, args.path, seed=args.seed, rtol=args.tol, atol=args.atol, only=only,
-                          timeout=args.timeout)
-    print(json.dumps(_finite(report.to_dict()), indent=2) if args.json else report.format())
+                          timeout=args.timeout, needle_path=args.needle_path)
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+        print(json.dumps(_finite(report.to_dict()), indent=2))
+    elif fmt == "gradescope":
+        formats.write(args.output or "results.json", formats.gradescope(report))
+        print(report.format())
+    elif fmt == "junit":
+        xml = formats.junit(report)
+        if args.output:
+            formats.write(args.output, xml)
+            print(report.format())
+        else:
+            sys.stdout.write(xml)
+    else:
+        print(report.format())
     return 0 if report.passed else 1
 
 
-def checks(course: str) -> list:
-    """The (name, case keys, function) checks of a course, and its grid."""
+def names(course: str) -> list[str]:
+    """Every function ``course`` checks, in order."""
+    return [c.name for g in course_spec(course).groups() for c in g.checks]
+
+
+def course_spec(course: str):
     if course not in COURSES:
         raise ConfigError(f"expected course to be one of {', '.join(COURSES)}, got {course!r}")
-    module = importlib.import_module(COURSES[course])
-    return module.CHECKS, module.GRID
+    return COURSES[course]
 
 
-def check_module(course: str, path, seed: int = 0, rtol: float = RTOL, atol: float = ATOL, only=None,
-                 timeout: float = 10.0) -> Report:
-    """Run every check of ``course`` ('mytorch' or 'coursera') on the learner's file ``path``.
+def check_module(course: str, path, seed: int = 0, rtol: float | None = None, atol: float | None = None,
+                 only=None, timeout: float = 10.0, needle_path=None):
+    """Run every check of ``course`` on the learner's code at ``path``; returns a Report.
 
-    ``only``: names of the functions to check (default: all); ``timeout``: seconds per call of the
-    learner's code (0: no limit). Raises FileNotFoundError for a missing file and ValueError for
-    unknown names; anything the learner's code does ends up in the Report.
+    ``rtol``/``atol``: None for the course's defaults; ``only``: names of the functions to check
+    (default: all); ``timeout``: seconds per call of the learner's code (0: no limit); ``needle_path``:
+    the folder holding the learner's needle package. Raises ConfigError (a DeeprnnError) for a bad
+    argument, a missing file or unknown names; anything the learner's code does ends up in the Report.
     """
-    table, grid = checks(course)
+    spec = course_spec(course)
+    rtol = spec.tolerance[0] if rtol is None else rtol
+    atol = spec.tolerance[1] if atol is None else atol
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"expected --seed to be an integer >= 0, got {seed!r}")
+    for flag, value in (("--tol", rtol), ("--atol", atol), ("--timeout", timeout)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            raise ConfigError(f"expected {flag} to be a number >= 0, got {value}")
+    if not Path(path).exists():
+        raise ConfigError(f"expected PATH to be your Python file, got {path} (no such file or folder)")
+    if Path(path).is_dir() and not spec.files:
+        raise ConfigError(f"expected PATH to be a Python file for {course}, got a folder: {path}")
     if only is not None:
-        unknown = sorted(set(only) - {name for name, _, _ in table})
+        known = names(course)
+        unknown = [n for n in only if n not in known]
         if unknown:
-            raise ConfigError(f"expected --only names among {', '.join(n for n, _, _ in table)}, got {', '.join(unknown)}")
-        table = [c for c in table if c[0] in only]
-    report = Report(course, str(path), seed, rtol, atol)
-    with Learner(path, timeout) as learner:
-        report.import_error = learner.import_error
-        for name, keys, fn in table if learner.import_error is None else []:
-            report.functions.append(_run(learner, name, keys, fn, grid, seed, rtol, atol))
+            raise ConfigError(f"expected --only names among {', '.join(known)}, got {', '.join(unknown)}")
+        only = tuple(only)
+    package_root = _package_root(spec, path, needle_path)
+    job = Job(course, str(Path(path).resolve()), int(seed), float(rtol), float(atol), only, float(timeout),
+              package_root)
+    report = run_job(job)
+    report.path, report.dtype = str(path), spec.dtype  # as given
     return report
 
 
-def _run(learner, name, keys, fn, grid, seed, rtol, atol) -> FunctionResult:
-    """One function over the distinct cases of the grid, smallest first; stops at the learner's first error."""
-    res, cases = FunctionResult(name), {}
-    for i, cfg in enumerate(grid):
-        cases.setdefault(tuple(cfg[k] for k in keys), i)
-    for values, i in sorted(cases.items(), key=lambda item: (math.prod(item[0]), sum(item[0]))):
-        case = dict(zip(keys, values))
-        rng = np.random.default_rng([seed, i])  # the same inputs for every function at a given grid row
-        try:
-            pairs = fn(learner, case, rng)
-        except LearnerError as e:
-            res.error, res.error_case = e, case
-            break
-        except Exception as e:  # noqa: BLE001 - a bug of the checker must not crash the command
-            res.error = LearnerError("internal", f"internal error in deeprnn check ({type(e).__name__}: {e}); "
-                                                 "please report it with your file")
-            res.error_case = case
-            break
-        for exp, got in pairs:
-            res.tensor(exp.name).add(exp, got, case, rtol, atol)
-    return res
+def _package_root(spec, path, given) -> str | None:
+    """The folder holding the learner's package (needle): --needle-path, or the nearest one above PATH."""
+    if spec.package is None:
+        if given is not None:
+            raise ConfigError(f"expected --needle-path only with the needle course, got it for {spec.title}")
+        return None
+    if given is not None:
+        root = Path(given)
+        if not (root / spec.package / "__init__.py").is_file():
+            raise ConfigError(f"expected --needle-path to be the folder that holds your {spec.package} package "
+                              f"({spec.package}/__init__.py), got {given}")
+        return str(root.resolve())
+    for folder in Path(path).resolve().parents:
+        if (folder / spec.package / "__init__.py").is_file():
+            return str(folder)
+    raise ConfigError(f"expected --needle-path DIR (the folder that holds your {spec.package} package), "
+                      f"got none, and found no {spec.package}/__init__.py above {path}")
 
 
 def _finite(obj):

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..numpy_engine.elman import rnn_step_backward, rnn_step_forward
+from ..numpy_engine.elman import rnn_step_forward
 from ..numpy_engine.lstm import lstm_step_backward, lstm_step_forward
+from ..checks import fmt_shape
 from ._arrays import expect_shape, floats, rows, vector
+from ._steps import elman_backward
 
 __all__ = ["softmax", "rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward",
            "lstm_cell_forward", "lstm_forward", "lstm_cell_backward", "lstm_backward"]
@@ -90,9 +92,9 @@ def rnn_cell_backward(da_next, cache):
     p = _rnn_params(parameters)
     xt, a_prev = _columns(xt, a_prev, p["weight_ih"].shape[1], p["weight_hh"].shape[0])
     (da_next, a_next) = floats(da_next, a_next)
-    _, engine_cache = rnn_step_forward(rows(xt), rows(a_prev), p)
-    engine_cache = engine_cache._replace(h=rows(expect_shape("a_next", a_next, a_prev.shape)))  # φ' from a_next
-    dx, dh_prev, g = rnn_step_backward(rows(expect_shape("da_next", da_next, a_prev.shape)), engine_cache)
+    expect_shape("a_next", a_next, a_prev.shape)
+    expect_shape("da_next", da_next, a_prev.shape)
+    dx, dh_prev, g = elman_backward(p, rows(da_next), rows(a_next), rows(xt), rows(a_prev))  # tanh' from a_next
     return {"dxt": rows(dx), "da_prev": rows(dh_prev), "dWax": g["weight_ih"], "dWaa": g["weight_hh"],
             "dba": g["bias_ih"][:, None]}
 
@@ -111,15 +113,23 @@ def rnn_forward(x, a0, parameters):
     return np.stack(a, axis=2), np.stack(y, axis=2), (caches, x)
 
 
+def _steps(da, cell_caches, n_a: int, m: int) -> int:
+    """T of da (n_a, m, T): the steps backpropagated, the first T of the caches (the notebook's own test
+    passes a da shorter than its caches: steps after T are outside the loss)."""
+    if da.ndim != 3 or da.shape[:2] != (n_a, m) or not 1 <= da.shape[2] <= len(cell_caches):
+        raise ValueError(f"expected da of shape ({n_a}, {m}, T) with 1 <= T <= {len(cell_caches)} (the steps "
+                         f"in caches), got {fmt_shape(da.shape)}")
+    return da.shape[2]
+
+
 def rnn_backward(da, caches):
-    """da (n_a, m, T_x): upstream dL/da⟨t⟩ of every step; the recurrent part is added here.
-    Returns dict dx (n_x, m, T_x), da0 (n_a, m), dWax, dWaa, dba (summed over time)."""
+    """da (n_a, m, T): upstream dL/da⟨t⟩ of the first T steps (T <= T_x); the recurrent part is added here.
+    Returns dict dx (n_x, m, T), da0 (n_a, m), dWax, dWaa, dba (summed over time)."""
     cell_caches, _ = caches
     (da,) = floats(da)
     n_a, m = np.shape(cell_caches[0][1])
-    expect_shape("da", da, (n_a, m, len(cell_caches)))
     dx, da_prev, total = [], np.zeros((n_a, m), da.dtype), {}
-    for t in reversed(range(len(cell_caches))):
+    for t in reversed(range(_steps(da, cell_caches, n_a, m))):
         g = rnn_cell_backward(da[:, :, t] + da_prev, cell_caches[t])
         dx.append(g.pop("dxt"))
         da_prev = g.pop("da_prev")
@@ -197,14 +207,13 @@ def lstm_forward(x, a0, parameters):
 
 
 def lstm_backward(da, caches):
-    """da (n_a, m, T_x): upstream dL/da⟨t⟩ of every step (dL/dc⟨T_x⟩ = 0).
-    Returns dict dx (n_x, m, T_x), da0 (n_a, m), dWf, dbf, dWi, dbi, dWc, dbc, dWo, dbo (summed over time)."""
+    """da (n_a, m, T): upstream dL/da⟨t⟩ of the first T steps (T <= T_x; dL/dc⟨T⟩ = 0).
+    Returns dict dx (n_x, m, T), da0 (n_a, m), dWf, dbf, dWi, dbi, dWc, dbc, dWo, dbo (summed over time)."""
     cell_caches, _ = caches
     (da,) = floats(da)
     n_a, m = np.shape(cell_caches[0][2])
-    expect_shape("da", da, (n_a, m, len(cell_caches)))
     dx, da_prev, dc_prev, total = [], np.zeros((n_a, m), da.dtype), np.zeros((n_a, m), da.dtype), {}
-    for t in reversed(range(len(cell_caches))):
+    for t in reversed(range(_steps(da, cell_caches, n_a, m))):
         g = lstm_cell_backward(da[:, :, t] + da_prev, dc_prev, cell_caches[t])
         dx.append(g.pop("dxt"))
         da_prev, dc_prev = g.pop("da_prev"), g.pop("dc_prev")

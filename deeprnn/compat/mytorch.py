@@ -18,9 +18,10 @@ import math
 
 import numpy as np
 
-from ..numpy_engine.elman import rnn_step_backward, rnn_step_forward
+from ..numpy_engine.elman import rnn_step_forward
 from ..numpy_engine.ops import tanh_grad
 from ._arrays import expect_shape, floats, vector
+from ._steps import elman_backward, stacked_backward, stacked_forward
 
 __all__ = ["Tanh", "RNNCell", "RNN"]
 
@@ -65,48 +66,48 @@ class RNNCell:
         self.grad_bias_ih = np.zeros(H)
         self.grad_bias_hh = np.zeros(H)
 
-    def params(self) -> dict:
-        """The current attributes as the engine's params dict (biases flattened to (H,))."""
+    def params(self, *arrays):
+        """The current attributes as the engine's params dict (biases flattened to (H,)), and ``arrays``,
+        all in one float dtype (float32 and float64 promote, as in NumPy)."""
         H, I = self.hidden_size, self.input_size
-        w_ih, w_hh = floats(self.weight_ih, self.weight_hh)
-        return {
+        w_ih, w_hh, b_ih, b_hh, *arrays = floats(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, *arrays)
+        params = {
             "weight_ih": expect_shape("weight_ih", w_ih, (H, I)),
             "weight_hh": expect_shape("weight_hh", w_hh, (H, H)),
-            "bias_ih": vector("bias_ih", self.bias_ih, H),
-            "bias_hh": vector("bias_hh", self.bias_hh, H),
+            "bias_ih": vector("bias_ih", b_ih, H),
+            "bias_hh": vector("bias_hh", b_hh, H),
         }
+        return (params, *arrays) if arrays else params
 
     def __call__(self, x, h):
         return self.forward(x, h)
 
     def forward(self, x, h):
         """x (B, I), h (B, H) -> h_t (B, H) = tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)."""
-        x, h = self._inputs(x, h)
-        return rnn_step_forward(x, h, self.params(), "tanh")[0]
+        params, x, h = self._inputs(x, h)
+        return rnn_step_forward(x, h, params, "tanh")[0]
 
     def backward(self, grad, h_t, h_prev_l, h_prev_t):
         """grad = dL/dh_t (B, H); h_t (B, H) this step's output; h_prev_l (B, I) its input;
         h_prev_t (B, H) the previous hidden state. Returns (dx (B, I), dh_prev (B, H)) and adds this
         step's parameter gradients, summed over the batch, into the grad_* attributes."""
-        x, h_prev = self._inputs(h_prev_l, h_prev_t)
-        grad, h_t = floats(grad, h_t)
+        params, x, h_prev, grad, h_t = self._inputs(h_prev_l, h_prev_t, grad, h_t)
         expect_shape("grad", grad, h_prev.shape)
         expect_shape("h_t", h_t, h_prev.shape)
-        _, cache = rnn_step_forward(x, h_prev, self.params(), "tanh")  # the engine's cache
-        dx, dh_prev, g = rnn_step_backward(grad, cache._replace(h=h_t))  # tanh' from the given h_t
+        dx, dh_prev, g = elman_backward(params, grad, h_t, x, h_prev)
         for attr, name in (("grad_weight_ih", "weight_ih"), ("grad_weight_hh", "weight_hh"),
                            ("grad_bias_ih", "bias_ih"), ("grad_bias_hh", "bias_hh")):
             acc = getattr(self, attr)
             acc += g[name].reshape(np.shape(acc))  # accumulate: (H,) or (1, H) biases alike
         return dx, dh_prev
 
-    def _inputs(self, x, h):
-        x, h = floats(x, h)
+    def _inputs(self, x, h, *more):
+        params, x, h, *more = self.params(x, h, *more)
         if x.ndim != 2:
             raise ValueError(f"expected x of shape (B, {self.input_size}), got {x.shape}")
         expect_shape("x", x, (x.shape[0], self.input_size))
         expect_shape("h", h, (x.shape[0], self.hidden_size))
-        return x, h
+        return (params, x, h, *more)
 
     def __repr__(self) -> str:
         return f"RNNCell({self.input_size}, {self.hidden_size})"
@@ -140,13 +141,10 @@ class RNN:
         B, T, _ = x.shape
         L, H = len(self.layers), self.hidden_size
         dtype = np.result_type(x, *(np.asarray(c.weight_hh).dtype for c in self.layers))
-        hiddens = np.zeros((T + 1, L, B, H), dtype)  # (T+1, L, B, H)
+        h0 = np.zeros((L, B, H), dtype)  # (L, B, H)
         if h_0 is not None:
-            hiddens[0] = expect_shape("h_0", floats(h_0)[0], (L, B, H), (B, H))
-        for t in range(T):
-            inp = x[:, t]  # (B, I) then (B, H)
-            for l, cell in enumerate(self.layers):
-                hiddens[t + 1, l] = inp = cell.forward(inp, hiddens[t, l])
+            h0[:] = expect_shape("h_0", floats(h_0)[0], (L, B, H), (B, H))
+        hiddens = stacked_forward(self.layers, x, h0)  # (T+1, L, B, H)
         self.x, self.hiddens = x, hiddens
         return hiddens[1:, -1].transpose(1, 0, 2).copy(), hiddens[-1].copy()  # (B, T, H), (L, B, H)
 
@@ -154,20 +152,10 @@ class RNN:
         """grad (B, H) = dL/dh of the last layer at the last step. Accumulates every cell's grad_*."""
         if self.hiddens is None:
             raise ValueError("expected a forward() before backward(), got none")
-        x, hiddens = self.x, self.hiddens
-        T1, L, B, H = hiddens.shape
-        dh = np.zeros((L, B, H), hiddens.dtype)  # (L, B, H) dL/dh_t of each layer
+        _, L, B, H = self.hiddens.shape
+        dh = np.zeros((L, B, H), self.hiddens.dtype)  # (L, B, H) dL/dh_t of each layer
         dh[-1] = expect_shape("grad", floats(grad)[0], (B, H))
-        dx = np.zeros_like(x)  # (B, T, I)
-        for t in reversed(range(T1 - 1)):
-            for l in reversed(range(L)):
-                inp = x[:, t] if l == 0 else hiddens[t + 1, l - 1]
-                d_inp, dh[l] = self.layers[l].backward(dh[l], hiddens[t + 1, l], inp, hiddens[t, l])
-                if l > 0:
-                    dh[l - 1] += d_inp  # into the layer below, same step
-                else:
-                    dx[:, t] = d_inp
-        return dx, dh
+        return stacked_backward(self.layers, self.x, self.hiddens, dh)
 
     def __repr__(self) -> str:
         return f"RNN({self.input_size}, {self.hidden_size}, num_layers={self.num_layers})"

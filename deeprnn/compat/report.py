@@ -17,6 +17,16 @@ from .learner import LearnerError, Missing
 
 ORDER = ("t", "layer")  # axes that locate a failure first, in this priority
 
+# hints shared by the courses: each is shown when the learner's value equals that mistake's value
+ACCUMULATE = "equals the last call's gradient only: accumulate with += instead of ="
+AVERAGED = "equals the gradient divided by the batch size: sum over the batch, do not average"
+SUMMED = "equals the gradient summed over the batch: this handout averages, so divide by the batch size"
+NO_TANH_GRAD = "equals the gradient without tanh's derivative: multiply by 1 - h², tanh' written with its output h"
+
+
+class CannotBorrow(Exception):
+    """A composite cannot be re-run with deeprnn's part in place of the learner's (nothing to swap)."""
+
 
 @dataclass
 class Expect:
@@ -43,12 +53,15 @@ class TensorResult:
     hint: str | None = None
     shape_only: bool = False  # only the shape is checked (weights the learner initialises at random)
     compared: int = 0  # how many times values were compared
+    exact: bool = False  # a text or a sequence of ids, compared for equality
 
-    def add(self, exp: Expect, got, case: dict, rtol: float, atol: float) -> None:
+    def add(self, exp: Expect, got, case: dict, rtol: float, atol: float) -> bool:
+        """Compare one value; False if it fails (the first failure is kept)."""
         self.shape_only = exp.shape_only
         problem, hint = _compare(self, exp, got, rtol, atol)
         if problem and self.passed:
             self.passed, self.problem, self.hint, self.case = False, problem, hint, dict(case)
+        return problem is None
 
 
 @dataclass
@@ -57,6 +70,9 @@ class FunctionResult:
     tensors: dict = field(default_factory=dict)
     error: LearnerError | None = None
     error_case: dict | None = None
+    group: str = ""
+    cases: list = field(default_factory=list)  # (case, passed) for every case run, smallest first
+    note: str | None = None  # e.g. that it fails only because a function it calls does
 
     @property
     def status(self) -> str:
@@ -77,6 +93,8 @@ class Report:
     atol: float
     functions: list = field(default_factory=list)
     import_error: LearnerError | None = None  # the learner's file could not be imported: nothing was run
+    skipped: list = field(default_factory=list)  # (group, reason): parts of the course the file does not do
+    dtype: str = "float64"
 
     @property
     def passed(self) -> bool:
@@ -88,40 +106,54 @@ class Report:
             "passed": self.passed,
             "import_error": None if self.import_error is None else {"message": self.import_error.message,
                                                                     "where": self.import_error.where},
+            "skipped": [{"group": g, "reason": r} for g, r in self.skipped],
             "functions": [{
-                "name": f.name, "status": f.status,
+                "name": f.name, "group": f.group, "status": f.status, "note": f.note,
                 "error": None if f.error is None else {"kind": f.error.kind, "message": f.error.message,
                                                        "where": f.error.where, "case": f.error_case},
                 "tensors": [vars(t) for t in f.tensors.values()],
+                "cases": [{"case": c, "passed": ok} for c, ok in f.cases],
             } for f in self.functions],
         }
 
+    def header(self) -> str:
+        return (f"deeprnn check {self.course} {self.path}   ({self.dtype}, seed {self.seed}, rtol {self.rtol:g}, "
+                f"atol {self.atol:g})")
+
     def format(self) -> str:
-        lines = [f"deeprnn check {self.course} {self.path}   (float64, seed {self.seed}, rtol {self.rtol:g}, "
-                 f"atol {self.atol:g})", ""]
+        lines = [self.header(), ""]
         if self.import_error is not None:
             lines += [f"ERROR     {self.import_error}", "", "nothing was checked: MISMATCH"]
             return "\n".join(lines)
         width = max([len(t.name) for f in self.functions for t in f.tensors.values()] + [8]) + 2
         for f in self.functions:
-            lines.append(f"{f.status:<9} {f.name}")
-            for t in f.tensors.values():
-                diffs = ("shape only" if t.shape_only else "no values compared" if not t.compared
-                         else f"max abs {t.max_abs:.1e}   max rel {t.max_rel:.1e}")
-                lines.append(f"    {t.name:<{width}}{'pass' if t.passed else 'FAIL'}   {diffs}")
-                if not t.passed:
-                    lines.append(f"        first failure: {t.problem}")
-                    lines.append(f"        smallest failing case: {fmt_case(t.case)}")
-                    if t.hint:
-                        lines.append(f"        hint: {t.hint}")
-            if f.error is not None:
-                lines.append(f"    {f.error}")
-                if f.error_case is not None and f.error.kind != "missing":
-                    lines.append(f"        case: {fmt_case(f.error_case)}")
+            lines += function_lines(f, width)
+        lines += [f"SKIPPED   {group}: {reason}" for group, reason in self.skipped]
         ok = sum(f.status == "PASS" for f in self.functions)
         verdict = "all match" if self.passed else "MISMATCH"
         lines += ["", f"{ok} of {len(self.functions)} functions match deeprnn: {verdict}"]
         return "\n".join(lines)
+
+
+def function_lines(f: FunctionResult, width: int = 10) -> list[str]:
+    """The report's lines for one function: its status, each tensor, its error and note."""
+    lines = [f"{f.status:<9} {f.name}"]
+    for t in f.tensors.values():
+        diffs = ("shape only" if t.shape_only else "no values compared" if not t.compared
+                 else "compared for equality" if t.exact else f"max abs {t.max_abs:.1e}   max rel {t.max_rel:.1e}")
+        lines.append(f"    {t.name:<{width}}{'pass' if t.passed else 'FAIL'}   {diffs}")
+        if not t.passed:
+            lines.append(f"        first failure: {t.problem}")
+            lines.append(f"        smallest failing case: {fmt_case(t.case)}")
+            if t.hint:
+                lines.append(f"        hint: {t.hint}")
+    if f.error is not None:
+        lines.append(f"    {f.error}")
+        if f.error_case is not None and f.error.kind != "missing":
+            lines.append(f"        case: {fmt_case(f.error_case)}")
+    if f.note:
+        lines.append(f"    note: {f.note}")
+    return lines
 
 
 def fmt_case(case: dict) -> str:
@@ -133,6 +165,15 @@ def _compare(res: TensorResult, exp: Expect, got, rtol: float, atol: float):
     want = exp.value
     if isinstance(got, Missing):
         return got.reason, None
+    if isinstance(want, (str, tuple)):  # text (what predict() returns) or a sequence of ids (sample())
+        res.compared, res.exact = res.compared + 1, True
+        if got == want:
+            return None, None
+        kind, unit = ("the text", "character") if isinstance(want, str) else ("the sequence", "position")
+        if type(got) is not type(want):
+            return f"expected {exp.name} to be {kind} {want!r}, got {type(got).__name__} {got!r}", None
+        at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        return f"{exp.name} differs from {unit} {at} on: yours {got!r}, expected {want!r}", None
     try:
         arr = np.asarray(got)
     except Exception:  # noqa: BLE001 - anything the learner returned

@@ -94,6 +94,12 @@ def source_key(item: str | Path) -> str:
     return item if isinstance(item, str) else f"file:{item.resolve()}"
 
 
+def absolute_spec(spec: str) -> str:
+    """``spec`` as it reads from any working directory: a corpus name as it is, a path or glob made
+    absolute (``~`` expanded)."""
+    return spec if spec in NAMED_CORPORA else os.path.abspath(os.path.expanduser(spec))
+
+
 def _load_one(item: str | Path) -> tuple[str, str, str]:
     """(name, text, source) of one resolved spec item."""
     if item == BUILTIN:

@@ -5,6 +5,10 @@
     vocab.decode(ids) == "the time"
     vocab.to_json("vocab.json"); Vocab.from_json("vocab.json") == vocab
 
+The d2l book's ``Vocab`` behaviours work too: ``vocab["t"]`` and ``vocab[["t", "h"]]`` (a list of ids),
+``vocab.to_tokens(3)`` (a string) and ``vocab.to_tokens([3, 4])`` (a list), ``vocab.token_freqs``
+(``(token, count)`` pairs, most frequent first) and a nested token list (one list per line) is flattened.
+
 Order: ``sorted(set(['<unk>'] + reserved_tokens + [tok for tok, freq in counts if freq >= min_freq]))``
 (code-point order), e.g. ' ', '<unk>', 'a', ..., 'z' for the Time Machine with d2l preprocessing.
 """
@@ -32,9 +36,12 @@ class Vocab:
     """Tokens in sorted order; unknown tokens map to ``<unk>``. ``level`` ('char' or 'word') decides how
     strings are split by :meth:`encode` and ids joined by :meth:`decode`."""
 
-    def __init__(self, tokens: Iterable[str] = (), min_freq: int = 0,
+    def __init__(self, tokens: Iterable[str] | Iterable[Sequence[str]] = (), min_freq: int = 0,
                  reserved_tokens: Iterable[str] = (), level: str = "char"):
         check_choice("token level", level, TOKEN_LEVELS)
+        tokens = list(tokens)
+        if tokens and isinstance(tokens[0], (list, tuple)):  # one list of tokens per line, as in d2l
+            tokens = [tok for line in tokens for tok in line]
         check_int("min_freq", min_freq, minimum=0)
         reserved = list(reserved_tokens)
         if isinstance(reserved_tokens, str) or not all(isinstance(t, str) for t in reserved):
@@ -42,9 +49,11 @@ class Vocab:
         counts = Counter(tokens)
         kept = [tok for tok, freq in counts.items() if freq >= min_freq]
         self._init(sorted(set([UNK] + reserved + kept)), level)
+        self.token_freqs = sorted(counts.items(), key=lambda item: item[1], reverse=True)
 
     def _init(self, idx_to_token: list[str], level: str) -> None:
         self.level = level
+        self.token_freqs: list[tuple[str, int]] = []  # (token, count), most frequent first; [] if not counted
         self.idx_to_token: list[str] = idx_to_token
         self.token_to_idx: dict[str, int] = {tok: i for i, tok in enumerate(idx_to_token)}
         self.unk: int = self.token_to_idx[UNK]
@@ -71,9 +80,11 @@ class Vocab:
     def __contains__(self, token: object) -> bool:
         return token in self.token_to_idx
 
-    def __getitem__(self, token: str) -> int:
-        """The id of one token (``unk`` if unknown)."""
-        return self.token_to_idx.get(token, self.unk)
+    def __getitem__(self, tokens):
+        """The id of one token (``unk`` if unknown), or a list of ids for a list or tuple of tokens."""
+        if isinstance(tokens, (list, tuple)):
+            return [self[tok] for tok in tokens]
+        return self.token_to_idx.get(tokens, self.unk)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Vocab):
@@ -91,8 +102,11 @@ class Vocab:
         get, unk = self.token_to_idx.get, self.unk
         return np.fromiter((get(t, unk) for t in tokens), dtype=np.int64)
 
-    def to_tokens(self, ids: Iterable[int]) -> list[str]:
-        """Tokens of ids (a CorpusError for an id outside [0, len))."""
+    def to_tokens(self, ids):
+        """The token of one id (a string), or the tokens of several ids (a list); a CorpusError for an id
+        outside [0, len)."""
+        if np.ndim(ids) == 0:
+            return self.to_tokens([ids])[0]
         arr = np.asarray(ids, dtype=np.int64).reshape(-1)
         if arr.size and (arr.min() < 0 or arr.max() >= len(self)):
             bad = int(arr[(arr < 0) | (arr >= len(self))][0])

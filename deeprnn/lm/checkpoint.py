@@ -10,6 +10,7 @@
     RUN/best/model.safetensors the parameters with the best validation loss so far
     RUN/metrics.jsonl          one JSON row per evaluation (and per skipped step)
     RUN/curves.png             the plot of metrics.jsonl (lm/plots.py)
+    RUN/.lock                  while a training runs: its PID, and the lock (lm/lock.py)
 
 This module owns those names: everything else refers to them through the constants below.
 
@@ -19,6 +20,12 @@ written last and records the checksums of the other two. While a new checkpoint 
 previous one is kept as hard links (``*.prev``); if a kill lands between the moves, loading finds a
 checksum mismatch and falls back to the previous checkpoint. So a kill at any moment leaves a
 loadable, consistent checkpoint.
+
+Every safetensors file also records the SHA-256 of its tensors in its own metadata ("tensors_sha256",
+over names, shapes, dtypes and bytes), checked whenever it is loaded: a damaged best/model.safetensors
+is found as surely as a damaged checkpoint. Files written before that was recorded load unchecked.
+What kills leave behind (``.*.tmp-PID``, ``.*.new``, and ``*.prev`` once the checkpoint they back up
+is whole again) is removed when a training next locks the folder (remove_stale_files).
 """
 
 from __future__ import annotations
@@ -33,10 +40,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DeeprnnError
+from .divergence import DivergenceError, check_weights, nonfinite
 
 MODEL, OPTIM, STATE = "model.safetensors", "optimizer.safetensors", "trainer_state.json"
 CONFIG, VOCAB = "config.json", "vocab.json"
 METRICS, CURVES, BEST = "metrics.jsonl", "curves.png", "best"  # BEST is a folder holding a MODEL
+LOCK = ".lock"  # held by the training that writes the folder (lm/lock.py)
+TENSORS_SHA256 = "tensors_sha256"  # safetensors metadata: params_digest of the file's tensors
 CARRY, EMA = "carry.", "ema."  # key prefixes of the extra entries in OPTIM (see pack_optimizer)
 MODEL_FORMAT, OPTIM_FORMAT, STATE_FORMAT = "deeprnn-model/1", "deeprnn-optimizer/1", "deeprnn-trainer/1"
 
@@ -90,11 +100,35 @@ def read_json(path: Path, what: str) -> dict:
 
 
 def save_tensors(path: Path, tensors: dict, fmt: str, meta: dict | None = None) -> None:
+    """A deeprnn tensor file: ``fmt`` and ``meta`` in its metadata, with the SHA-256 of its tensors, which
+    load_tensors checks."""
+    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    metadata = {"format": fmt, **{k: str(v) for k, v in (meta or {}).items()}, TENSORS_SHA256: params_digest(arrays)}
+    write_safetensors(path, arrays, metadata)
+
+
+def write_safetensors(path: Path, tensors: dict, metadata: dict) -> None:
+    """The one writer of tensor files (checkpoints, best model, export): atomic, and never with a
+    tensor that is not finite (DivergenceError; the file on disk stays as it was)."""
+    from safetensors import SafetensorError
     from safetensors.numpy import save_file
 
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    metadata = {"format": fmt, **{k: str(v) for k, v in (meta or {}).items()}}
-    atomic_write(path, lambda tmp: save_file(arrays, str(tmp), metadata=metadata))
+    _require_finite(arrays, path)
+
+    def write(tmp: Path) -> None:
+        try:
+            save_file(arrays, str(tmp), metadata=metadata)
+        except SafetensorError as e:  # an I/O error, in safetensors' own type
+            raise CheckpointError(f"{path}: could not write it ({e})") from None
+
+    atomic_write(path, write)
+
+
+def _require_finite(tensors: dict, path: Path) -> None:
+    bad = nonfinite(tensors)
+    if bad:
+        raise DivergenceError(f"{path}: refusing to write non-finite values in {bad}; the file on disk is unchanged")
 
 
 def load_tensors(path: Path, fmt: str) -> tuple[dict, dict]:
@@ -112,6 +146,10 @@ def load_tensors(path: Path, fmt: str) -> tuple[dict, dict]:
         raise CheckpointError(f"{path}: expected a safetensors file, got a damaged or foreign file ({e})") from None
     if meta.get("format") != fmt:
         raise CheckpointError(f"{path}: expected format {fmt!r}, got {meta.get('format')!r}")
+    expected = meta.get(TENSORS_SHA256)
+    if expected is not None and expected != (actual := params_digest(tensors)):
+        raise CheckpointError(f"{path}: expected tensors with SHA-256 {expected[:16]}… (recorded when it was written), "
+                              f"got {actual[:16]}…: the file is damaged")
     return tensors, meta
 
 
@@ -166,6 +204,8 @@ def unpack_optimizer(entries: dict) -> tuple[dict, dict, dict]:
 def save_checkpoint(run: Path, model: dict, optimizer: dict, state: dict) -> None:
     """Write the three checkpoint files so that a kill at any moment leaves one consistent checkpoint."""
     run = Path(run)
+    _require_finite(model, run / MODEL)  # before anything is written
+    _require_finite(optimizer, run / OPTIM)
     tmp_model, tmp_optim = run / f".{MODEL}.new", run / f".{OPTIM}.new"
     save_tensors(tmp_model, model, MODEL_FORMAT, {"step": state.get("step", 0)})
     save_tensors(tmp_optim, optimizer, OPTIM_FORMAT)
@@ -242,14 +282,23 @@ def load_model(run: Path, which: str = "best") -> tuple[dict, dict]:
     """Parameters for evaluation or generation: (tensors, metadata). ``which`` is "best" (falling back
     to "last" when no validation has run yet) or "last"."""
     run = Path(run)
+    tensors, meta, path = _load_model(run, which)
+    check_weights(tensors, path)  # a diverged model is an error, not "perplexity nan"
+    return tensors, meta
+
+
+def _load_model(run: Path, which: str) -> tuple[dict, dict, Path]:
     if which == "best" and (run / BEST / MODEL).exists():
-        return load_tensors(run / BEST / MODEL, MODEL_FORMAT)
+        try:
+            return *load_tensors(run / BEST / MODEL, MODEL_FORMAT), run / BEST / MODEL
+        except CheckpointError as e:
+            raise CheckpointError(f"{e}; the last checkpoint may still be good: use --last") from None
     try:
         c = load_checkpoint(run)
-        return c.model, {"which": "last", "step": c.state.get("progress", {}).get("step")}
+        return c.model, {"which": "last", "step": c.state.get("progress", {}).get("step")}, run / MODEL
     except CheckpointError:
         if (run / MODEL).exists() and not (run / STATE).exists():  # a bare exported model folder
-            return load_tensors(run / MODEL, MODEL_FORMAT)
+            return *load_tensors(run / MODEL, MODEL_FORMAT), run / MODEL
         raise
 
 
@@ -264,6 +313,32 @@ def remove_outputs(run: Path) -> None:
     the folder itself, and anything else in it, stays."""
     for name in (STATE, MODEL, OPTIM, METRICS, CURVES, f"{BEST}/{MODEL}"):
         (Path(run) / name).unlink(missing_ok=True)
+
+
+def remove_stale_files(run: Path, fresh: bool = False) -> list[Path]:
+    """Delete what interrupted writes left in ``run`` and ``run/best`` (call it only while holding the
+    folder's lock): temporary files of atomic_write (``.NAME.tmp-PID``), unfinished new checkpoint
+    files (``.NAME.new``), and the previous checkpoint (``NAME.prev``) when the current one loads, or
+    when ``fresh`` (a new run replaces everything). Returns the paths removed."""
+    run = Path(run)
+    stale = [p for folder in (run, run / BEST) for p in folder.glob(".*.tmp-*") if p.name.rpartition("-")[2].isdigit()]
+    stale += [run / f".{name}.new" for name in (MODEL, OPTIM, STATE)]
+    prev = [run / f"{name}.prev" for name in (MODEL, OPTIM, STATE)]
+    if any(p.exists() for p in prev) and (fresh or _loads(run)):
+        stale += prev
+    removed = [p for p in stale if p.is_file()]
+    for p in removed:
+        p.unlink()
+    return removed
+
+
+def _loads(run: Path) -> bool:
+    """Whether the current checkpoint (not its *.prev backup) is complete and loads."""
+    try:
+        _load_set(*(run / name for name in (MODEL, OPTIM, STATE)))
+        return True
+    except (CheckpointError, OSError):
+        return False
 
 
 def append_metrics(run: Path, row: dict) -> None:

@@ -22,7 +22,7 @@ FORMAT = "deeprnn-run/1"  # tag written into config.json
 
 @dataclass
 class ModelConfig:
-    cell: str = "lstm"  # recurrent cell: "rnn" (Elman) | "gru" | "lstm"
+    cell: str = "lstm"  # recurrent cell: "rnn" (Elman) | "gru" | "lstm" | "mingru" | "minlstm" (Feng et al. 2024)
     nonlinearity: str = "tanh"  # Elman RNN only: "tanh" | "relu"
     num_layers: int = 2  # L: stacked recurrent layers
     hidden_size: int = 256  # H: hidden units per layer
@@ -74,11 +74,14 @@ class TrainConfig:
     time_budget: float = 0.0  # seconds per invocation (a resume starts afresh), 0 = none; schedule not rescaled
     ema: float = 0.0  # evaluate and keep an exponential moving average of the weights with this decay; 0 = off
     eval_every: int = 200  # steps between validation runs (and checkpoints)
-    log_every: int = 0  # steps between training rows in metrics.jsonl (loss, gradient norm, tokens/s); 0 = none
+    save_every: int = 0  # steps between checkpoints without validation, besides those at validations; 0 = off
+    save_every_seconds: float = 0.0  # seconds between such checkpoints (also besides eval_every); 0 = off
+    log_every: int = 10  # steps between training rows in metrics.jsonl (loss, gradient norm, tokens/s); 0 = off
     patience: int = 0  # early stopping after this many evaluations without improvement; 0 = off
     max_bad_steps: int = 10  # NaN/Inf guard: stop after this many consecutive skipped steps
-    threads: int = 0  # BLAS / torch threads; 0 = leave as is
+    threads: int = 0  # BLAS / torch threads; 0 = auto (one per idle physical core), -1 = leave as is
     eval_streams: int = 16  # S: parallel streams when evaluating a whole split
+    allow_large_model: bool = False  # skip the size guard that refuses models larger than free memory (lm/memory.py)
 
 
 @dataclass
@@ -102,8 +105,10 @@ class RunConfig:
 
 
 # Train settings that may change when a run is resumed: how long and how it goes on, never what it is.
-RESUMABLE = {"engine", "device", "distributed", "max_steps", "time_budget", "eval_every", "log_every", "patience",
-             "threads", "eval_streams", "max_bad_steps"}
+RESUMABLE = {"engine", "device", "distributed", "max_steps", "time_budget", "eval_every", "patience", "threads",
+             "eval_streams", "max_bad_steps", "allow_large_model", "save_every", "save_every_seconds", "log_every"}
+# Data settings that may point at the same text in a new place (the corpus checksum is checked).
+MOVABLE = {("data", "corpus"), ("data", "val_corpus")}
 
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 
@@ -185,7 +190,7 @@ def validate(cfg: RunConfig) -> None:
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"expected {section}.{f.name} to be finite, got {value}")
     m, d, t = cfg.model, cfg.data, cfg.train
-    positive = {"model.num_layers": m.num_layers, "model.hidden_size": m.hidden_size,
+    positive = {"model.num_layers": m.num_layers, "model.hidden_size": m.hidden_size, "train.step_size": t.step_size,
                 "train.batch_size": t.batch_size, "train.num_steps": t.num_steps, "train.max_steps": t.max_steps,
                 "train.eval_every": t.eval_every, "train.eval_streams": t.eval_streams,
                 "train.max_bad_steps": t.max_bad_steps, "data.num_train": d.num_train, "data.num_val": d.num_val}
@@ -195,11 +200,14 @@ def validate(cfg: RunConfig) -> None:
     nonneg = {"model.embedding_dim": m.embedding_dim, "data.min_freq": d.min_freq, "train.lr": t.lr,
               "train.momentum": t.momentum, "train.weight_decay": t.weight_decay, "train.warmup_steps": t.warmup_steps,
               "train.min_lr": t.min_lr, "train.time_budget": t.time_budget, "train.patience": t.patience,
-              "train.threads": t.threads, "train.eps": t.eps, "train.seed": t.seed,
-              "train.log_every": t.log_every, "data.max_tokens": d.max_tokens}
+              "train.eps": t.eps, "train.save_every": t.save_every,
+              "train.save_every_seconds": t.save_every_seconds, "train.log_every": t.log_every,
+              "data.max_tokens": d.max_tokens}
     for name, v in nonneg.items():
         if v < 0:
             raise ConfigError(f"expected {name} >= 0, got {v}")
+    if t.threads < -1:
+        raise ConfigError(f"expected train.threads >= 1, or 0 (auto) or -1 (leave as is), got {t.threads}")
     for name, v in {"model.dropout": m.dropout, "model.output_dropout": m.output_dropout,
                     "model.input_dropout": m.input_dropout,
                     "model.weight_drop": m.weight_drop}.items():
@@ -207,16 +215,14 @@ def validate(cfg: RunConfig) -> None:
             raise ConfigError(f"expected {name} in [0, 1), got {v}")
     if not 0 <= t.ema < 1:
         raise ConfigError(f"expected train.ema in [0, 1) (0 = off), got {t.ema}")
-    if t.schedule == "step" and (t.step_size < 1 or t.gamma <= 0):
-        raise ConfigError(f"expected train.step_size >= 1 and train.gamma > 0 for schedule='step', "
-                          f"got step_size={t.step_size} and gamma={t.gamma}")
+    _validate_train(t)
     if t.clip != "none" and t.clip_value <= 0:
         raise ConfigError(f"expected train.clip_value > 0, got {t.clip_value}")
     if len(t.betas) != 2 or not all(_is_number(b) and 0 <= b < 1 for b in t.betas):
         raise ConfigError(f"expected train.betas to be two numbers in [0, 1), got {t.betas}")
-    if not d.corpus or not all(isinstance(c, str) for c in d.corpus):
+    if not d.corpus or not all(isinstance(c, str) and c.strip() for c in d.corpus):
         raise ConfigError(f"expected data.corpus to be a non-empty list of names or paths, got {d.corpus!r}")
-    if not all(isinstance(c, str) for c in d.val_corpus):
+    if not all(isinstance(c, str) and c.strip() for c in d.val_corpus):
         raise ConfigError(f"expected data.val_corpus to be a list of names or paths, got {d.val_corpus!r}")
     if d.protocol == "d2l" and (d.val_corpus or d.max_tokens):
         raise ConfigError("expected no data.val_corpus and data.max_tokens=0 with data.protocol='d2l' (the book's "
@@ -229,3 +235,29 @@ def validate(cfg: RunConfig) -> None:
                           f"got protocol={d.protocol!r} and batching={t.batching!r}")
     if m.cell != "rnn" and m.nonlinearity != "tanh":
         raise ConfigError(f"expected model.nonlinearity='tanh' for cell={m.cell!r} (relu is for rnn), got {m.nonlinearity!r}")
+    if m.cell in ("mingru", "minlstm") and m.weight_drop:
+        raise ConfigError(f"expected model.weight_drop = 0 for cell={m.cell!r} (its gates read x_t only: there is "
+                          f"no W_hh to drop), got {m.weight_drop}")
+
+
+MAX_THREADS = 1024  # more would be a typo: threadpoolctl and torch overflow far beyond it
+SEED_MAX = 2**32 - 1  # seeds beyond it overflow torch's generator (seeded with seed·1000 + rank)
+
+
+def _validate_train(t: TrainConfig) -> None:
+    """The seed, the threads, the optimizer's and the schedule's settings (whether or not the chosen ones
+    use them)."""
+    if not 0 <= t.seed <= SEED_MAX:
+        raise ConfigError(f"expected train.seed in [0, {SEED_MAX}] (a whole number from 0 to 2**32 - 1), got {t.seed}")
+    if t.optimizer in ("adam", "adamw") and t.eps <= 0:
+        raise ConfigError(f"expected train.eps > 0 for optimizer={t.optimizer!r} (it keeps m / (sqrt(v) + eps) "
+                          f"finite where a gradient is 0), got {t.eps}")
+    if t.threads > MAX_THREADS:
+        raise ConfigError(f"expected train.threads <= {MAX_THREADS}, got {t.threads}")
+    if not 0 <= t.momentum < 1:
+        raise ConfigError(f"expected train.momentum in [0, 1), got {t.momentum}")
+    if t.gamma <= 0:
+        raise ConfigError(f"expected train.gamma > 0 (the step schedule's decay factor), got {t.gamma}")
+    if t.min_lr > t.lr:
+        raise ConfigError(f"expected train.min_lr <= train.lr (the cosine schedule's floor below its peak), "
+                          f"got min_lr={t.min_lr} and lr={t.lr}")

@@ -10,6 +10,7 @@ max_tokens are scored on the same text with the same vocabulary.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,6 +114,7 @@ def prepare_data(d: DataConfig, t: TrainConfig, vocab: Vocab | None = None) -> L
     if vocab is None:
         source = tokens if d.protocol == "d2l" else tokens[: bounds[0]]
         vocab = Vocab(source, min_freq=d.min_freq, level=d.tokens)
+        _check_vocab_size(vocab, source, d.min_freq)
     elif vocab.level != d.tokens:
         raise CorpusError(f"expected a {d.tokens}-level vocabulary, got a {vocab.level}-level one")
     ids = vocab.encode(tokens)  # (N,)
@@ -133,3 +135,15 @@ def _validation_text(d: DataConfig):
             raise CorpusError(f"expected data.val_corpus to hold text outside data.corpus, got {', '.join(shared)} "
                               "in both (validation would score text the model trains on)")
     return load_corpus(d.val_corpus, preprocess=d.preprocess)
+
+
+def _check_vocab_size(vocab: Vocab, source: list, min_freq: int) -> None:
+    """CorpusError unless the vocabulary holds at least 2 tokens besides <unk>: with fewer there is
+    nothing to predict (a min_freq that keeps no token gives "perplexity 1.000")."""
+    known = len(vocab) - 1
+    if known >= 2:
+        return
+    top = max(Counter(source).values(), default=0)
+    raise CorpusError(f"expected a vocabulary of at least 2 tokens besides <unk>, got {known} (a vocabulary of "
+                      f"{len(vocab)}) with data.min_freq={min_freq}; the most frequent token occurs {top:,} times "
+                      "in the training text")

@@ -43,11 +43,16 @@ def with_torch_rnn(params: dict, torch_state_dict: dict) -> dict:
 
 
 def torch_rnn_from_run(run, which: str = "best"):
-    """A torch.nn.LSTM/GRU/RNN built from a run's config, holding its weights."""
+    """A torch.nn.LSTM/GRU/RNN built from a run's config, holding its weights (for minGRU and minLSTM, which
+    torch.nn lacks, a deeprnn.torch_engine.minrnn module)."""
     torch = require_torch()
     cfg = read_config(run).model
     tensors, _ = load_model(run, which)
     sd = rnn_state_dict(tensors)
-    module = build_rnn(torch.nn, cfg, sd["weight_ih_l0"].shape[1])
+    from ..layout import CELL_CLASSES
+    from ..torch_engine import minrnn
+
+    classes = torch.nn if hasattr(torch.nn, CELL_CLASSES[cfg.cell]) else minrnn  # minGRU/minLSTM: torch.nn has none
+    module = build_rnn(classes, cfg, sd["weight_ih_l0"].shape[1])
     module.to(sd["weight_ih_l0"].dtype).load_state_dict(sd)
     return module

@@ -10,14 +10,16 @@
 
 from __future__ import annotations
 
+import math
 import warnings
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from ..checks import check_int
 from ..data import tokenize
 from ..errors import ConfigError
+from .divergence import DivergenceError
 from .engines import LMEngine
 
 
@@ -28,7 +30,8 @@ def sample_next(z: np.ndarray, rng: np.random.Generator, temperature: float = 1.
     z[list(banned)] = -np.inf
     if temperature == 0:
         return int(np.argmax(z))
-    z = z / temperature
+    with np.errstate(over="ignore"):  # shifted first: a tiny temperature gives -inf (p = 0), never inf - inf
+        z = (z - z.max()) / temperature
     if 0 < top_k < z.size:
         kth = np.partition(z, -top_k)[-top_k]
         z[z < kth] = -np.inf
@@ -46,8 +49,8 @@ def sample_next(z: np.ndarray, rng: np.random.Generator, temperature: float = 1.
 
 def check_sampling(temperature: float, top_k: int, top_p: float, length: int, seed: int | None = None) -> None:
     """ConfigError unless the sampling settings make sense (``seed`` None draws a fresh one)."""
-    if not temperature >= 0:
-        raise ConfigError(f"expected temperature >= 0 (0 = greedy), got {temperature}")
+    if not (temperature >= 0 and math.isfinite(temperature)):
+        raise ConfigError(f"expected a finite temperature >= 0 (0 = greedy), got {temperature}")
     if top_k < 0:
         raise ConfigError(f"expected top_k >= 0 (0 = off), got {top_k}")
     if not 0 < top_p <= 1:
@@ -73,6 +76,25 @@ def encode_prefix(vocab, prefix: str, unknown: str = "map") -> np.ndarray:
     return vocab.encode(tokens)
 
 
+def sample_stream(engine: LMEngine, vocab, ids: np.ndarray, length: int, temperature: float = 1.0, top_k: int = 0,
+                  top_p: float = 1.0, seed: int | None = None) -> Iterator[str]:
+    """Warm the state up on the prefix ``ids`` (P,), then yield ``length`` sampled pieces one at a time
+    (a character, or " word"). The one sampling loop of ``generate`` and ``deeprnn serve``."""
+    check_sampling(temperature, top_k, top_p, length, seed)
+    rng = np.random.default_rng(seed)
+    banned = (vocab.unk,)
+    z, state = engine.logits(np.asarray(ids)[:, None], engine.initial_state(1))  # warm-up: (P, 1, V)
+    for i in range(length):
+        if not np.isfinite(z[-1, 0]).all():
+            raise DivergenceError(f"expected finite logits, got {z[-1, 0][~np.isfinite(z[-1, 0])][:3]} after "
+                                  f"{i} generated tokens: the model's weights overflow (the run diverged)")
+        nxt = sample_next(z[-1, 0], rng, temperature, top_k, top_p, banned)
+        piece = vocab.decode([nxt])
+        yield piece if vocab.level == "char" else " " + piece
+        if i + 1 < length:  # the last token needs no prediction after it
+            z, state = engine.logits(np.array([[nxt]]), state)  # (1, 1, V)
+
+
 def generate(engine: LMEngine, vocab, prefix: str, length: int, temperature: float = 1.0, top_k: int = 0,
              top_p: float = 1.0, seed: int | None = None, on_text: Callable[[str], None] | None = None,
              unknown: str = "map") -> str:
@@ -83,16 +105,9 @@ def generate(engine: LMEngine, vocab, prefix: str, length: int, temperature: flo
     """
     check_sampling(temperature, top_k, top_p, length, seed)
     ids = encode_prefix(vocab, prefix, unknown)  # (P,)
-    rng = np.random.default_rng(seed)
-    banned = (vocab.unk,)
-    z, state = engine.logits(ids[:, None], engine.initial_state(1))  # warm-up: (P, 1, V)
     out = []
-    for _ in range(length):
-        nxt = sample_next(z[-1, 0], rng, temperature, top_k, top_p, banned)
-        piece = vocab.decode([nxt])
-        piece = piece if vocab.level == "char" else " " + piece
+    for piece in sample_stream(engine, vocab, ids, length, temperature, top_k, top_p, seed):
         out.append(piece)
         if on_text is not None:
             on_text(piece)
-        z, state = engine.logits(np.array([[nxt]]), state)  # (1, 1, V)
     return "".join(out)

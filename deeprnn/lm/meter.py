@@ -1,10 +1,10 @@
-"""What the training loop measures at every step, summed over a window of steps for metrics.jsonl.
+"""What the training loop measures at every step besides the loss, summed over windows of steps.
 
 Every step computes the global gradient norm (before clipping) for the clip; the meter keeps its mean
-and maximum, the fraction of steps the clip was active, the training loss, and the throughput in
-tokens per second of training time (fetching the batch, forward, backward and the update; evaluation
-and checkpoints not included), over two windows: since the last training row ("log", written every
-``train.log_every`` steps) and since the last evaluation ("eval").
+and maximum, the fraction of steps the clip cut, and the throughput in tokens per second of training
+time (fetching the batch, forward, backward and the update; evaluation and checkpoints not included),
+over two windows: since the last training row of metrics.jsonl ("log", every ``train.log_every``
+steps) and since the last evaluation ("eval"). The training loss has its own running means in train.py.
 """
 
 from __future__ import annotations
@@ -23,14 +23,16 @@ class StepMeter:
         limit = t.clip_value if t.clip == "norm" else None
         self.windows = {name: _Sums(limit) for name in WINDOWS}
 
-    def add(self, tokens: int, seconds: float, loss: float, norm: float) -> None:
+    def add(self, tokens: int, seconds: float, norm: float) -> None:
+        """One step of ``tokens`` tokens that took ``seconds``, with its gradient norm (a non-finite one,
+        a skipped step, counts for time and tokens only)."""
         for sums in self.windows.values():
-            sums.add(tokens, seconds, loss, norm)
+            sums.add(tokens, seconds, norm)
 
-    def take(self, window: str, with_loss: bool = False) -> dict:
+    def take(self, window: str) -> dict:
         """The window as metric fields (see _Sums.as_dict), then start it afresh."""
         sums = self.windows[window]
-        out = sums.as_dict(with_loss)
+        out = sums.as_dict()
         sums.reset()
         return out
 
@@ -43,17 +45,10 @@ class _Sums:
         self.reset()
 
     def reset(self) -> None:
-        self.steps = 0  # steps in the window, skipped ones included
-        self.tokens = 0  # training tokens in the window
-        self.seconds = 0.0  # training time in the window
-        self.norms = 0  # steps with a finite gradient norm
-        self.norm_sum, self.norm_max, self.clipped = 0.0, 0.0, 0
-        self.loss_sum, self.loss_tokens = 0.0, 0
+        self.tokens, self.seconds = 0, 0.0  # training tokens and time in the window
+        self.norms, self.norm_sum, self.norm_max, self.clipped = 0, 0.0, 0.0, 0  # the finite gradient norms
 
-    def add(self, tokens: int, seconds: float, loss: float, norm: float) -> None:
-        """One step of ``tokens`` tokens that took ``seconds``, with its loss and gradient norm (a
-        non-finite loss or norm, a skipped step, counts for time and tokens only)."""
-        self.steps += 1
+    def add(self, tokens: int, seconds: float, norm: float) -> None:
         self.tokens += tokens
         self.seconds += seconds
         if math.isfinite(norm):
@@ -61,17 +56,11 @@ class _Sums:
             self.norm_sum += norm
             self.norm_max = max(self.norm_max, norm)
             self.clipped += self.clip_value is not None and norm > self.clip_value
-        if math.isfinite(loss) and math.isfinite(norm):
-            self.loss_sum += loss * tokens
-            self.loss_tokens += tokens
 
-    def as_dict(self, with_loss: bool = False) -> dict:
-        """The window as metric fields: grad_norm (mean), grad_norm_max, clipped (fraction of steps
-        with a finite norm above the clip), tokens_per_s, and train_loss / train_ppl if ``with_loss``."""
+    def as_dict(self) -> dict:
+        """grad_norm (mean), grad_norm_max, clipped (the fraction of those steps whose norm the clip cut),
+        tokens_per_s; only what the window has."""
         out: dict = {}
-        if with_loss and self.loss_tokens:
-            loss = self.loss_sum / self.loss_tokens
-            out.update(train_loss=loss, train_ppl=math.exp(min(loss, 700.0)))
         if self.norms:
             out.update(grad_norm=self.norm_sum / self.norms, grad_norm_max=self.norm_max)
             if self.clip_value is not None:

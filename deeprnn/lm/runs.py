@@ -7,6 +7,10 @@
 
 config.json holds the RunConfig and, under "corpus_sha256", the fingerprint of the text the run was
 trained on (LMData.fingerprint); write_config and read_run_config are its only writer and reader.
+Corpus paths are stored absolute (portable_corpus), so a run evaluates, generates and resumes from any
+directory; when the text moved, ``--corpus PATH`` points at it (eval, train --resume) and the
+fingerprint still checks that it is the same text. Older runs stored paths as given, relative to the
+directory they were trained in; they keep working from there.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data import CorpusError, Vocab
+from ..data.corpora import absolute_spec, resolve_spec
 from ..errors import ConfigError, DeeprnnError
 from . import checkpoint as ck
 from .config import RunConfig, merge
 from .data import LMData, prepare_data
 from .engines import LMEngine, make_engine
+from .memory import check_memory
 from .requirements import check_requirements
 
 CORPUS_SHA256 = "corpus_sha256"  # config.json: the fingerprint of the corpus the run was trained on
@@ -39,9 +45,25 @@ class OpenRun:
     def load_data(self) -> LMData:
         """The run's corpus, encoded with its vocabulary; raises CorpusError if the text changed since
         the run was trained."""
+        check_corpus_present(self.path, self.cfg.data.corpus)
         data = prepare_data(self.cfg.data, self.cfg.train, vocab=self.vocab)
         check_corpus(self.path, self.corpus_sha256, data)
         return data
+
+
+def portable_corpus(specs: list) -> list:
+    """Corpus specs as config.json keeps them: names as they are, paths and globs absolute."""
+    return [absolute_spec(s) for s in specs]
+
+
+def check_corpus_present(run: Path, specs: list) -> None:
+    """Fail, saying how to point at the text, if a corpus file of ``run`` is not where it was."""
+    for spec in specs:
+        try:
+            resolve_spec(spec)
+        except CorpusError as e:
+            raise CorpusError(f"{run}: the corpus it was trained on is not there ({e}); if the text moved, point at "
+                              "it with --corpus PATH (its checksum is still checked)") from None
 
 
 def write_config(run: Path, cfg: RunConfig, data: LMData) -> None:
@@ -96,6 +118,7 @@ def open_run(run, which: str = "best", train_overrides: dict | None = None) -> O
         merge(cfg, {"train": train_overrides}, "options")
     check_requirements(cfg.train)
     vocab = Vocab.from_json(run / ck.VOCAB)
+    check_memory(cfg.model, cfg.train, len(vocab))
     tensors, meta = ck.load_model(run, which)
     engine = make_engine(cfg.model, cfg.train, len(vocab))
     with fitting_config(run):

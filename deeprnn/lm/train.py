@@ -1,17 +1,18 @@
 """The training loop. It speaks only the LMEngine interface, so every engine trains the same way.
 
 One step: batch -> forward + backward -> clip -> (skip if not finite) -> optimizer step at the
-scheduled learning rate. Every ``eval_every`` steps: validation over the whole split, metrics to
-metrics.jsonl, the plot, the best model, and a checkpoint. A run stops at ``max_steps``, at the time
-budget, on early stopping, or on Ctrl-C (after finishing the current step and saving); ``resume``
-continues from the checkpoint and ends with exactly the weights an uninterrupted run would have.
+scheduled learning rate. Every ``log_every`` steps: a training row in metrics.jsonl. Every
+``eval_every`` steps: validation over the whole split, metrics to metrics.jsonl, the plot, the best
+model, and a checkpoint; ``save_every`` steps and ``save_every_seconds`` add checkpoints without
+validation. A run stops at ``max_steps``, at the time budget, on early stopping, or on Ctrl-C or
+SIGTERM (after finishing the current step and saving: lm/signals.py); ``resume`` continues from the
+checkpoint and ends with exactly the weights an uninterrupted run would have. The run folder is locked
+for the whole training (lm/lock.py).
 """
 
 from __future__ import annotations
 
 import math
-import signal
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,11 +23,17 @@ from . import checkpoint as ck
 from .average import WeightAverage
 from .config import RunConfig
 from .data import LMData, prepare_data
+from .divergence import bad_loss, bad_step, bad_weights, loss_limit, quiet_numerics, stop_message
 from .engines import LMEngine, make_engine
 from .evaluate import Score, uniform
+from .lock import check_unlocked, open_for_writing
+from .memory import check_memory
 from .meter import StepMeter
-from .runs import check_corpus, fitting_config, read_run_config, write_config
+from .progress import log_line, progress_bar
+from .runs import check_corpus, check_corpus_present, fitting_config, portable_corpus, read_run_config, write_config
 from .schedule import learning_rate
+from .signals import graceful_stop
+from .threads import LoadProbe, resolve_threads, using_threads
 
 
 PLOT_EVERY = 30.0  # seconds between redraws of curves.png during training (drawing takes ~1 s)
@@ -57,8 +64,14 @@ class Trainer:
                  progress_bar: bool = True, log=None):
         self.cfg, self.run = cfg, Path(run_dir)
         self.progress_bar = progress_bar
-        self._log = log or _stderr
-        self._stop = False
+        self._log = log or log_line
+        self._stop = ""  # why a stop was requested ("interrupted", "terminated"); "" = none
+        self._probe = LoadProbe()  # the machine's load while we set up: how many threads to use (auto)
+        self._lock = None
+        if self.run.is_dir():
+            check_unlocked(self.run)  # another training holds it: say so before any work
+        cfg.data.corpus = portable_corpus(cfg.data.corpus)  # config.json works from any directory
+        cfg.data.val_corpus = portable_corpus(cfg.data.val_corpus)
         if resume:
             self.data: LMData = self._open_existing()
         else:
@@ -66,14 +79,28 @@ class Trainer:
             self.data = prepare_data(self.cfg.data, self.cfg.train)
         # Creating the engine joins the process group when distributed: every process has passed the
         # checks above before rank 0 writes anything below.
+        check_memory(cfg.model, cfg.train, len(self.data.vocab), self.data)  # before anything large is allocated
         self.engine: LMEngine = make_engine(cfg.model, cfg.train, len(self.data.vocab))
         self.is_main = self.engine.rank == 0
+        if self.is_main:  # held until fit() ends; also removes what killed writers left
+            self._lock = open_for_writing(self.run, fresh=not resume)
+        try:
+            self._set_up(resume)
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _set_up(self, resume: bool) -> None:
+        cfg = self.cfg
         self.prog = Progress()
         self.carry = None  # recurrent state carried into the next batch; None means zeros
         self.ema = WeightAverage(self.engine.state_dict(), cfg.train.ema) if cfg.train.ema else None
+        self.threads, self._recorded_threads = None, None  # threads used (None: as they were); from the checkpoint
         if resume:
             with fitting_config(self.run):  # a config.json edited since: one line naming the run
                 self._restore(ck.load_checkpoint(self.run))
+        self._saved_step = self.prog.step if resume else None  # the step of the checkpoint on disk, if any
+        self._loss_limit = loss_limit(len(self.data.vocab))  # losses above it are absurd (lm/divergence.py)
         if self.is_main:
             self._write_run_files(fresh=not resume)
         self.batcher = self.data.train_batcher(cfg.train)
@@ -83,11 +110,17 @@ class Trainer:
         self._start_step = self.prog.step  # the step the session started at
         self._window = _Window()  # training loss since the last evaluation
         self._meter = StepMeter(cfg.train)  # gradient norms and tokens/s since the last log row and evaluation
-        self._step_stats = (math.nan, math.nan)  # (loss, gradient norm) of the last step
+        self._norm = math.nan  # the global gradient norm of the last step, before clipping
         self._bad_in_row = 0  # consecutive steps skipped by the NaN/Inf guard
         self._last_plot, self._plotted_step = -math.inf, None  # when curves.png was drawn, at which step
         self._last_val: Score | None = None  # the last validation score
         self._last_train: Score | None = None  # the training loss over the last evaluation window
+        self._last_save = time.perf_counter()  # when the last checkpoint was written (save_every_seconds)
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # -- run folder ----------------------------------------------------------------------------------
     def _check_fresh(self, overwrite: bool) -> None:
@@ -108,6 +141,7 @@ class Trainer:
         from ..data import Vocab
 
         _, fingerprint = read_run_config(self.run)
+        check_corpus_present(self.run, self.cfg.data.corpus + self.cfg.data.val_corpus)
         data = prepare_data(self.cfg.data, self.cfg.train, vocab=Vocab.from_json(self.run / ck.VOCAB))
         check_corpus(self.run, fingerprint, data)
         return data
@@ -122,6 +156,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.load(average, self.prog.ema_updates)
         self.engine.set_rng_state(c.state["rng"])
+        self._recorded_threads = c.state.get("threads")
         self.carry = self.engine.carry_from_numpy(carry) if carry else None
         if self.is_main:
             ck.truncate_metrics(self.run, self.prog.step)
@@ -133,9 +168,13 @@ class Trainer:
             average, self.prog.ema_updates = self.ema.params, self.ema.n
         carry = self.engine.carry_to_numpy(self.carry) if self.carry is not None else None
         optim = ck.pack_optimizer(optimizer, carry, average)
-        state = {"step": self.prog.step, "progress": self.prog.__dict__, "rng": self.engine.rng_state()}
+        self.prog.seconds = self._base_seconds + time.perf_counter() - self._t0
+        state = {"step": self.prog.step, "progress": self.prog.__dict__, "rng": self.engine.rng_state(),
+                 "threads": self.threads}
         if self.is_main:
             ck.save_checkpoint(self.run, self.engine.state_dict(), optim, state)
+        self._saved_step = self.prog.step
+        self._last_save = time.perf_counter()
 
     # -- the loop ----------------------------------------------------------------------------------
     def fit(self) -> dict:
@@ -149,26 +188,31 @@ class Trainer:
             clean = True
             return summary
         finally:
+            self._unlock()
             self.engine.close(clean)
 
     def _fit(self) -> dict:
         t = self.cfg.train
         self._start_session()
-        bar = _progress_bar(self.progress_bar and self.is_main, t.max_steps, self.prog.step)
+        bar = progress_bar(self.progress_bar and self.is_main, t.max_steps, self.prog.step)
         batches = self.batcher.iterate(start_step=self.prog.step)
         last_eval = self.prog.step
-        with _threads(self.engine, t.threads), _graceful_interrupt(self):
+        with using_threads(self.engine, self.threads), graceful_stop(self), quiet_numerics():  # the guard reports
             while self.prog.step < t.max_steps and not self._should_stop():
                 started = time.perf_counter()
                 batch = next(batches)
                 self._train_step(batch)
                 self._measure(batch.x.size, time.perf_counter() - started)
                 self._show_progress(bar, batch.x.size)
+                if self._log_due():
+                    self._metric({"step": self.prog.step, **self._training_row()})
                 if self.prog.step % t.eval_every == 0:
                     self._checkpoint()
                     last_eval = self.prog.step
                     if self._early_stop():
                         break
+                elif self._save_due():
+                    self.save()
             bar.close()
             self._finish_session(last_eval)
         if not self.prog.stop_reason:
@@ -180,8 +224,10 @@ class Trainer:
         self._t0, self._base_seconds, self._start_step = time.perf_counter(), self.prog.seconds, self.prog.step
         self._window, self._bad_in_row, self._meter = _Window(), 0, StepMeter(t)
         self._last_plot, self._plotted_step = -math.inf, None
+        self.threads, threads_note = resolve_threads(t.threads, self._probe, self._recorded_threads)
         self.log(f"[train] {self.data.describe()} | {self.engine.name} engine, {self.cfg.model.cell.upper()} "
-                 f"{self.cfg.model.num_layers}x{self.cfg.model.hidden_size}, {self.num_parameters():,} parameters")
+                 f"{self.cfg.model.num_layers}x{self.cfg.model.hidden_size}, {self.num_parameters():,} parameters, "
+                 f"{threads_note}")
         if self.prog.step >= t.max_steps:
             self.log(f"[train] already at step {self.prog.step} of max_steps={t.max_steps}; nothing to do")
 
@@ -190,52 +236,52 @@ class Trainer:
         process stops at the same step."""
         t = self.cfg.train
         over_budget = bool(t.time_budget) and time.perf_counter() - self._t0 >= t.time_budget
-        if not self.engine.any_rank(over_budget or self._stop):
+        if not self.engine.any_rank(over_budget or bool(self._stop)):
             return False
-        self.prog.stop_reason = f"time budget of {t.time_budget:g} s reached" if over_budget else "interrupted"
+        self.prog.stop_reason = (f"time budget of {t.time_budget:g} s reached" if over_budget
+                                 else self._stop or "interrupted")
         return True
 
     def _train_step(self, batch) -> None:
-        """One step: forward + backward -> clip -> if loss and gradient are finite, the optimizer step
-        at the scheduled learning rate (and the weight average); otherwise skip it and reset the state."""
+        """One step: forward + backward -> clip -> if loss and gradient are sound, the optimizer step
+        at the scheduled learning rate (and the weight average); otherwise skip it and reset the state.
+        Weights that the step made non-finite or absurd stop the run (lm/divergence.py)."""
         t = self.cfg.train
         loss, final = self.engine.forward_backward(batch.x, batch.y, self.carry if batch.carry else None)
         norm = self.engine.clip(t.clip, t.clip_value)
-        self._step_stats = (loss, norm)
+        self._norm = norm
         self.prog.step += 1
         self.prog.tokens += batch.x.size
-        if not (math.isfinite(loss) and math.isfinite(norm)):
-            self._skip_step(loss, norm)
+        why = bad_step(loss, norm, self._loss_limit)
+        if why:
+            self._skip_step(loss, norm, why)
             return
         self.engine.optimizer_step(learning_rate(self.prog.step - 1, t))
+        why = bad_weights(self.engine.max_abs_weight())
+        if why:
+            raise TrainingError(self._diverged(f"the optimizer step gave {why}"))
         if self.ema is not None:
             self.ema.update(self.engine.state_dict())
         self.carry = final
         self._window.add(loss, batch.x.size)
         self._bad_in_row = 0
 
-    def _skip_step(self, loss: float, norm: float) -> None:
+    def _skip_step(self, loss: float, norm: float, why: str) -> None:
         """The NaN/Inf guard: log the skipped step; stop after train.max_bad_steps in a row."""
         self.carry, self._bad_in_row = None, self._bad_in_row + 1
         self.prog.skipped += 1
         self._metric({"step": self.prog.step, "skipped": True, "loss": loss, "grad_norm": norm})
-        self.log(f"[train] step {self.prog.step}: non-finite loss {loss} or gradient norm {norm}; "
-                 "step skipped, state reset")
+        self.log(f"[train] step {self.prog.step}: {why}; step skipped, state reset")
         if self._bad_in_row >= self.cfg.train.max_bad_steps:
-            raise TrainingError(
-                f"stopped: {self._bad_in_row} steps in a row had a non-finite loss or gradient (last at step "
-                f"{self.prog.step}); try a lower --lr or clipping. The last good checkpoint in {self.run} "
-                "is intact")
+            raise TrainingError(self._diverged(f"{self._bad_in_row} steps in a row were skipped, the last for {why}"))
+
+    def _diverged(self, what: str) -> str:
+        return stop_message(what, self.prog.step, self.run, self._saved_step, self.prog.best_step, self.cfg)
 
     def _measure(self, tokens: int, seconds: float) -> None:
-        """The step's time, loss and gradient norm into the meters; a training row every train.log_every steps."""
+        """The step's time and gradient norm into the meter (lm/meter.py)."""
         self.prog.train_seconds += seconds
-        self._meter.add(tokens, seconds, *self._step_stats)
-        every = self.cfg.train.log_every
-        if every and self.prog.step % every == 0:
-            wall = self._base_seconds + time.perf_counter() - self._t0
-            self._metric({"step": self.prog.step, "tokens": self.prog.tokens, "seconds": round(wall, 2),
-                          "lr": learning_rate(self.prog.step - 1, self.cfg.train), **self._meter.take("log", True)})
+        self._meter.add(tokens, seconds, self._norm)
 
     def _show_progress(self, bar, batch_tokens: int) -> None:
         last = self._window.last
@@ -243,6 +289,25 @@ class Trainer:
         bar.update(1)
         bar.set_postfix(loss=f"{last:.3f}", ppl=f"{math.exp(min(last, 50)):.2f}", tok_s=f"{tok_s:,.0f}",
                         refresh=False)
+
+    def _log_due(self) -> bool:
+        return bool(self.cfg.train.log_every) and self.prog.step % self.cfg.train.log_every == 0
+
+    def _training_row(self) -> dict:
+        """The fields of a training row of metrics.jsonl (every log_every steps): "loss" is the mean
+        training loss since the row before (absent if every step since was skipped)."""
+        loss = self._window.take_recent()
+        row = {"tokens": self.prog.tokens, "seconds": round(self._base_seconds + time.perf_counter() - self._t0, 2),
+               "lr": learning_rate(max(0, self.prog.step - 1), self.cfg.train), **self._meter.take("log")}
+        return row if loss is None else {**row, "loss": loss}
+
+    def _save_due(self) -> bool:
+        """A checkpoint without validation: every save_every steps, or save_every_seconds after the last."""
+        t = self.cfg.train
+        due = bool(t.save_every) and self.prog.step % t.save_every == 0
+        if t.save_every_seconds:  # every process decides alike (saving gathers from all of them)
+            due = self.engine.any_rank(due or time.perf_counter() - self._last_save >= t.save_every_seconds)
+        return due
 
     def _early_stop(self) -> bool:
         patience = self.cfg.train.patience
@@ -265,6 +330,9 @@ class Trainer:
         """Validate, log, plot, keep the best model, and save a checkpoint."""
         with self._averaged_weights():
             val = self.data.score(self.engine, "val", self.cfg.train)
+            why = bad_loss(val.loss, self._loss_limit)
+            if why:  # nothing is saved from these weights
+                raise TrainingError(self._diverged(f"the validation gave {why}"))
             best_weights = self.engine.state_dict() if val.loss < self.prog.best_val_loss else None
         self.prog.seconds = self._base_seconds + time.perf_counter() - self._t0  # wall time, evaluation included
         row = {"step": self.prog.step, "tokens": self.prog.tokens, "seconds": round(self.prog.seconds, 2),
@@ -279,9 +347,10 @@ class Trainer:
         if self.is_main and self.prog.bad_evals == 0:
             ck.save_best_model(self.run, best_weights, self.prog.step, val.loss)
         self._metric(row)
+        train = "every step since the last evaluation skipped" if self._last_train is None else \
+            f"{self._last_train.perplexity:.3f}"
         self.log(f"[eval] step {self.prog.step}: validation perplexity {val.perplexity:.3f} ({val.bits:.3f} "
-                 f"bits/{self.data.unit}), training {self._last_train.perplexity:.3f}"
-                 + (" | best so far" if self.prog.bad_evals == 0 else ""))
+                 f"bits/{self.data.unit}), training {train}" + (" | best so far" if self.prog.bad_evals == 0 else ""))
         self._last_val = val
         self.save()
         if self.is_main and time.perf_counter() - self._last_plot >= PLOT_EVERY:
@@ -319,9 +388,9 @@ class Trainer:
         val, train = self._last_val, self._last_train
         V, p = len(self.data.vocab), self.prog
         speed = round(p.tokens / p.train_seconds, 1) if p.train_seconds else None  # tokens/s of training time
-        out = {"run": str(self.run), "steps": p.step, "tokens": p.tokens, "seconds": round(p.seconds, 2),
-               "train_seconds": round(p.train_seconds, 6), "tokens_per_s": speed,
-               "stop_reason": self.prog.stop_reason, "vocab_size": V,
+        out = {"run": str(self.run), "steps": p.step, "tokens": p.tokens, "threads": self.threads,
+               "seconds": round(p.seconds, 2), "train_seconds": round(p.train_seconds, 6), "tokens_per_s": speed,
+               "stop_reason": p.stop_reason, "vocab_size": V,
                "uniform_ppl": float(V), "uniform_bpc": uniform(V).bits, "best_step": self.prog.best_step}
         if train is not None:
             out.update(train_ppl=train.perplexity, train_bpc=train.bits)
@@ -330,16 +399,22 @@ class Trainer:
             out.update(val_ppl=val.perplexity, val_bpc=val.bits, val_tokens=val.tokens, val_scope=scope)
         return out
 
-    def request_stop(self) -> None:
-        self._stop = True
+    def request_stop(self, reason: str = "interrupted") -> None:
+        """Stop after the current step, with a checkpoint (what the first Ctrl-C or SIGTERM does)."""
+        self._stop = reason
+
+    @property
+    def stop_requested(self) -> bool:
+        return bool(self._stop)
 
 
 class _Window:
-    """Running mean of the training loss between evaluations."""
+    """Running mean of the training loss between evaluations, and since the last training row."""
 
     def __init__(self):
         self.reset()
         self.last = math.nan
+        self.recent, self.recent_tokens = 0.0, 0
 
     def reset(self):
         self.total, self.tokens = 0.0, 0
@@ -347,7 +422,15 @@ class _Window:
     def add(self, loss: float, tokens: int):
         self.total += loss * tokens
         self.tokens += tokens
+        self.recent += loss * tokens
+        self.recent_tokens += tokens
         self.last = loss
+
+    def take_recent(self) -> float | None:
+        """The mean loss since the last call (None if no step counted), and start anew."""
+        mean = self.recent / self.recent_tokens if self.recent_tokens else None
+        self.recent, self.recent_tokens = 0.0, 0
+        return mean
 
     def score(self) -> Score | None:
         return Score(self.total / self.tokens, self.tokens) if self.tokens else None
@@ -363,73 +446,3 @@ def _plot(run: Path) -> None:
     except ImportError:  # matplotlib not installed: metrics.jsonl still has everything
         return
     plot_curves(run / ck.METRICS, run / ck.CURVES)
-
-
-def _stderr(msg: str) -> None:
-    """Print a log line on stderr, above the progress bar when one is showing."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        print(msg, file=sys.stderr, flush=True)
-    else:
-        tqdm.write(msg, file=sys.stderr)
-
-
-def _progress_bar(enabled: bool, total: int, initial: int):
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        enabled = False
-    if not enabled:
-        return _NoBar()
-    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False, file=sys.stderr)
-
-
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def set_postfix(self, **kw):
-        pass
-
-    def close(self):
-        pass
-
-
-@contextmanager
-def _threads(engine: LMEngine, n: int):
-    if n <= 0:
-        yield
-        return
-    limiter = engine.limit_threads(n)
-    try:
-        yield
-    finally:
-        if limiter is not None:
-            limiter()
-
-
-@contextmanager
-def _graceful_interrupt(trainer: Trainer):
-    """First Ctrl-C: finish the current step, save, stop. Second Ctrl-C: stop at once."""
-    try:
-        previous = signal.getsignal(signal.SIGINT)
-    except ValueError:  # not the main thread
-        yield
-        return
-
-    def handler(signum, frame):
-        if trainer._stop:
-            raise KeyboardInterrupt
-        trainer.log("\n[train] interrupted: finishing this step and saving a checkpoint (Ctrl-C again to abort)")
-        trainer.request_stop()
-
-    try:
-        signal.signal(signal.SIGINT, handler)
-    except ValueError:
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

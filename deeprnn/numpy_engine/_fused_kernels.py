@@ -1,7 +1,8 @@
 """numba kernels behind fused.py (imported only when numba is installed).
 
-Each kernel is the twin of a NumPy pointwise function in elman.py, gru.py or lstm.py and computes the
-forward and backward lines of that module's docstring, one element at a time, in the same symbols.
+Each kernel is the twin of a NumPy pointwise function in elman.py, gru.py, lstm.py, mingru.py or
+minlstm.py and computes the forward and backward lines of that module's docstring, one element at a
+time, in the same symbols.
 
 Each loop runs over rows b and, inside, over one unit j of every gate at once, reading and writing
 (H,)-long row slices: one pass over memory per step instead of one pass per NumPy ufunc call.
@@ -141,8 +142,74 @@ def rnn_pointwise_backward(dh, h, da, relu):
             db[j] = (dhb[j] if y > _F(0) else _F(0)) if relu else dhb[j] * (_F(1) - y * y)  # da_t
 
 
+@numba.njit(inline="always", **_JIT)
+def _g(p):
+    """g(p) = max(p, 0) + σ(min(p, 0)), as gated.g."""
+    return max(p, _F(0)) + _sigmoid(min(p, _F(0)))
+
+
+@numba.njit(inline="always", **_JIT)
+def _g_grad(g):
+    """g'(p) from g = g(p), as gated.g_grad."""
+    return _F(1) if g >= _F(0.5) else g * (_F(1) - g)
+
+
+@numba.njit(**_JIT)
+def mingru_pointwise_forward(gx, a, b):
+    """Twin of mingru.mingru_pointwise_forward."""
+    N, H = a.shape
+    for n in range(N):
+        gk, gp, an, bn = gx[n, :H], gx[n, H:], a[n], b[n]
+        for j in range(H):
+            z, h_tilde = _sigmoid(gk[j]), _g(gp[j])
+            gk[j], gp[j] = z, h_tilde
+            an[j], bn[j] = _F(1) - z, z * h_tilde
+
+
+@numba.njit(**_JIT)
+def mingru_pointwise_backward(da, db, gates, a, dgx):
+    """Twin of mingru.mingru_pointwise_backward."""
+    N, H = a.shape
+    for n in range(N):
+        gz, gh, an, dan, dbn, dk, dp = gates[n, :H], gates[n, H:], a[n], da[n], db[n], dgx[n, :H], dgx[n, H:]
+        for j in range(H):
+            z, h_tilde, d = gz[j], gh[j], dbn[j]
+            dk[j] = (d * h_tilde - dan[j]) * z * an[j]  # dk = dz ⊙ z ⊙ (1 - z)
+            dp[j] = d * z * _g_grad(h_tilde)  # dp = db ⊙ z ⊙ g'
+
+
+@numba.njit(**_JIT)
+def minlstm_gates_forward(gx, d, a, b):
+    """Twin of minlstm.minlstm_gates_forward."""
+    N, H = a.shape
+    for n in range(N):
+        gf, gi, gp, dn, an, bn = gx[n, :H], gx[n, H:2 * H], gx[n, 2 * H:], d[n], a[n], b[n]
+        for j in range(H):
+            f_n, h_tilde = _sigmoid(-dn[j]), _g(gp[j])  # f'_t = σ(-d_t)
+            dn[j] = -dn[j]  # as the NumPy function leaves it
+            gf[j], gi[j], gp[j] = _sigmoid(gf[j]), _sigmoid(gi[j]), h_tilde
+            an[j], bn[j] = f_n, (_F(1) - f_n) * h_tilde
+
+
+@numba.njit(**_JIT)
+def minlstm_pointwise_backward(da, db, gates, a, dgx):
+    """Twin of minlstm.minlstm_pointwise_backward."""
+    N, H = a.shape
+    for n in range(N):
+        gf, gi, gh, an, dan, dbn = gates[n, :H], gates[n, H:2 * H], gates[n, 2 * H:], a[n], da[n], db[n]
+        df, di, dp = dgx[n, :H], dgx[n, H:2 * H], dgx[n, 2 * H:]
+        for j in range(H):
+            f_n, d = an[j], dbn[j]
+            i_n = _F(1) - f_n
+            dd = f_n * i_n * (d * gh[j] - dan[j])  # into d_t
+            df[j] = -dd * (_F(1) - gf[j])
+            di[j] = dd * (_F(1) - gi[j])
+            dp[j] = d * i_n * _g_grad(gh[j])
+
+
 TWINS = {
     f.__name__: f
     for f in (lstm_pointwise_forward, lstm_pointwise_backward, gru_pointwise_forward, gru_pointwise_backward,
-              rnn_pointwise_forward, rnn_pointwise_backward)
+              rnn_pointwise_forward, rnn_pointwise_backward, mingru_pointwise_forward, mingru_pointwise_backward,
+              minlstm_gates_forward, minlstm_pointwise_backward)
 }

@@ -63,6 +63,8 @@ def parse_state_dict(sd: dict, buffers: tuple, shapes: dict) -> tuple[int, dict]
                              f"got {key!r}")
         if np.shape(a) != tuple(shapes[name]):
             raise ValueError(f"expected {key} of shape {fmt_shape(tuple(shapes[name]))}, got {fmt_shape(np.shape(a))}")
+        if np.asarray(a).dtype.kind != "f":
+            raise TypeError(f"expected {key} to hold floating-point numbers, got dtype {np.asarray(a).dtype}")
         state[b][name] = np.asarray(a)
     return int(np.asarray(sd["step"]).ravel()[0]), state
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import check_array, check_choice, check_lengths, describe
-from ..layout import NONLINEARITIES, check_stack_args, param_names, param_shapes
+from ..layout import INPUT_GATED, NONLINEARITIES, check_stack_args, param_names, param_shapes
 from .elman import RNN_RELU_KERNEL, RNN_TANH_KERNEL
 from .gru import GRU_KERNEL
 from .lstm import LSTM_KERNEL
@@ -39,16 +39,24 @@ class RNNBase(Module):
         self.input_size, self.num_layers, self.bias = spec.input_size, spec.num_layers, spec.bias
         self.batch_first, self.dropout, self.bidirectional = spec.batch_first, spec.dropout, spec.bidirectional
         self.proj_size, self.num_directions, self.output_size = spec.proj_size, spec.num_directions, spec.output_size
-        self._init_params(param_shapes(spec, kernel.gate_mult), state_dict)
+        self.recurrent = kernel.name not in INPUT_GATED  # False: minGRU/minLSTM, no weight_hh or bias_hh
+        self._init_params(param_shapes(spec, kernel.gate_mult, self.recurrent), state_dict)
         self._cache = None
 
     def _weights(self, layer: int, direction: int, replaced: dict) -> Weights:
-        p = [replaced.get(n, self.params[n]) for n in param_names(self.spec, layer, direction)]
+        p = [replaced.get(n, self.params[n]) for n in param_names(self.spec, layer, direction, self.recurrent)]
         b = (p[2], p[3]) if self.bias else (None, None)
         return Weights(p[0], p[1], *b, p[-1] if self.proj_size else None)
 
     def _grad_names(self, layer: int, direction: int, g: Weights) -> dict:
-        return dict(zip(param_names(self.spec, layer, direction), (a for a in g if a is not None)))
+        return dict(zip(param_names(self.spec, layer, direction, self.recurrent), (a for a in g if a is not None)))
+
+    def _layer_forward(self, x, state0, w: Weights, mask):
+        """One direction of one layer (recurrence.py's time loop; minrnn.py's cells replace it by a scan)."""
+        return recurrence_forward(self.kernel, x, state0, w, mask)
+
+    def _layer_backward(self, d_out, dfinal, cache):
+        return recurrence_backward(d_out, dfinal, cache)
 
     # ---- shapes in and out ----------------------------------------------------------------------
 
@@ -118,7 +126,7 @@ class RNNBase(Module):
             for d in range(self.num_directions):
                 s0 = tuple(s[layer * self.num_directions + d] for s in state0)
                 xin = inp if d == 0 else _reverse(inp, rev)
-                out, fin, cache = recurrence_forward(self.kernel, xin, s0, self._weights(layer, d, replaced), mask)
+                out, fin, cache = self._layer_forward(xin, s0, self._weights(layer, d, replaced), mask)
                 outs.append(out if d == 0 else _reverse(out, rev))
                 caches.append(cache)
                 finals.append(fin)
@@ -177,7 +185,7 @@ class RNNBase(Module):
                 i = layer * D + d
                 d_o = d_inp[..., d * P:(d + 1) * P]  # (T, B, P)
                 d_o = d_o if d == 0 else _reverse(d_o, rev)
-                dxd, ds0, g = recurrence_backward(d_o, tuple(s[i] for s in dfinal), caches[d])
+                dxd, ds0, g = self._layer_backward(d_o, tuple(s[i] for s in dfinal), caches[d])
                 dxd = dxd if d == 0 else _reverse(dxd, rev)
                 dx = dxd if dx is None else dx + dxd
                 for k, s in enumerate(ds0):

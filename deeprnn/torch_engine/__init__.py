@@ -2,6 +2,8 @@
 
 * ``elman.py``, ``gru.py``, ``lstm.py``, ``recurrence.py``, ``stack.py``, ``cells.py``: readable scratch
   modules mirroring ``deeprnn/numpy_engine`` file for file (autograd does the backward pass);
+* ``mingru.py``, ``minlstm.py``, ``scan.py``, ``minrnn.py``: minGRU and minLSTM (Feng et al. 2024), their
+  scan and their layers ``MinGRU``, ``MinLSTM``, which the language model uses (torch.nn has no such cell);
 * ``distributed.py``: process groups under ``torchrun`` (gloo on CPU, NCCL on GPU).
 
 The language model on torch's fused ``nn.LSTM/GRU/RNN`` kernels (``TorchLM``) lives above the engines, in

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Callable, NamedTuple, Optional
 
 from ..checks import check_choice
-from ..layout import GATE_MULT
+from ..layout import GATE_MULT, INPUT_GATED
 from . import require_torch
 from .elman import rnn_core
 from .gru import gru_core
@@ -40,7 +40,7 @@ class Weights(NamedTuple):
 def core_step(mode: str, w: Weights) -> Callable:
     """The core step of a built-in cell with its recurrent weights bound: step(gx_t, state) -> new state,
     where gx_t (B, G) = x_t W_ihᵀ + b_ih and a state is a tuple (h,) or, for LSTM, (h, c)."""
-    check_choice("mode", mode, MODES)
+    check_choice("mode", mode, tuple(m for m in MODES if m not in INPUT_GATED))  # minGRU/minLSTM: minrnn.py
     if mode == "LSTM":
         def step(gx, state):
             return lstm_core(gx, state[0], state[1], w.w_hh, w.b_hh, w.w_hr)

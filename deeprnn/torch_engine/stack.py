@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from ..checks import check_choice, check_lengths, check_shape, describe
-from ..layout import NONLINEARITIES, check_stack_args, mode_name, param_shapes
+from ..layout import INPUT_GATED, NONLINEARITIES, check_stack_args, mode_name, param_shapes
 from . import require_torch
 from .recurrence import GATE_MULT, MODES, Weights, recurrence
 
@@ -30,7 +30,7 @@ F = torch.nn.functional
 
 def check_tensor(name: str, x, dtype, shape: tuple, alt_shape: tuple | None = None):
     """A torch.Tensor of ``dtype`` whose shape matches ``shape`` (or ``alt_shape``); shapes mix ints
-    (must match) with letters (any size >= 1), e.g. ('T', 'B', 28)."""
+    (must match) with letters (B >= 0, the others >= 1), e.g. ('T', 'B', 28)."""
     if not isinstance(x, torch.Tensor):
         kind = type(x).__name__
         hint = " (pass the padded tensor and lengths= instead)" if kind == "PackedSequence" else ""
@@ -63,7 +63,8 @@ class RNNBase(nn.Module):
         self.bias, self.batch_first, self.dropout = spec.bias, spec.batch_first, spec.dropout
         self.bidirectional, self.proj_size, self.num_directions = spec.bidirectional, spec.proj_size, spec.num_directions
         self.n_states = 2 if mode == "LSTM" else 1  # (h,) or (h, c)
-        for name, shape in param_shapes(spec, GATE_MULT[mode]).items():  # torch's names and order
+        recurrent = mode not in INPUT_GATED  # False: minGRU/minLSTM (minrnn.py), no weight_hh or bias_hh
+        for name, shape in param_shapes(spec, GATE_MULT[mode], recurrent).items():  # torch's names and order
             self.register_parameter(name, nn.Parameter(torch.empty(shape, device=device, dtype=dtype)))
         self.reset_parameters()
 
@@ -75,6 +76,10 @@ class RNNBase(nn.Module):
         sfx = _suffix(layer, direction)
         get = lambda name: getattr(self, name + sfx, None)  # noqa: E731
         return Weights(get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr"))
+
+    def _recurrence(self, x, state0, w: Weights, mask):
+        """One direction of one layer (recurrence.py's time loop; minrnn.py's cells replace it by a scan)."""
+        return recurrence(self.mode, x, state0, w, mask)
 
     def _initial_state(self, hx, x, unbatched: bool) -> tuple:
         """hx: None (zeros), h (RNN/GRU) or (h, c) (LSTM) -> tuple of (L·D, B, ·) tensors."""
@@ -123,7 +128,7 @@ class RNNBase(nn.Module):
             for d in range(self.num_directions):
                 s0 = tuple(s[layer * self.num_directions + d] for s in state0)
                 xin = inp if d == 0 else _reverse(inp, rev)
-                out, final = recurrence(self.mode, xin, s0, self._weights(layer, d), mask)
+                out, final = self._recurrence(xin, s0, self._weights(layer, d), mask)
                 outs.append(out if d == 0 else _reverse(out, rev))
                 finals.append(final)
             inp = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)  # (T, B, D·P)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ...errors import ConfigError
 from ..presets import PRESETS
+from ..signals import STOP_EXIT_CODES
 from .options import add_config_flags, build_config, flag_overrides
 
 HELP = "train a grid of configurations on the same data and budget, and compare them in a table and a plot"
@@ -53,4 +54,4 @@ def run(args) -> int:
     if result.failures:
         raise TrainingError(f"{len(result.failures)} of {len(result.rows)} runs failed "
                             f"({', '.join(result.failures)}); the others are in {out / 'results.md'}")
-    return 130 if result.interrupted else 0
+    return STOP_EXIT_CODES.get(result.interrupted, 0)  # 130 after Ctrl-C, 143 after SIGTERM, as deeprnn train

@@ -24,13 +24,13 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ...layout import CELL_CLASSES
-    from ..checkpoint import atomic_write, load_model
+    from ...layout import CELL_CLASSES, INPUT_GATED
+    from ..checkpoint import load_model, write_safetensors
     from ..engines.base import rnn_params
     from ..requirements import require
     from ..runs import read_config
 
-    save_file = require("safetensors.numpy", "deeprnn export").save_file
+    require("safetensors.numpy", "deeprnn export")
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
         raise ConfigError(f"{out}: expected a file name in an existing folder, got "
@@ -41,8 +41,9 @@ def run(args) -> int:
     if not args.all:
         tensors = rnn_params(tensors)
     info = {"cell": cfg.model.cell, "num_layers": str(cfg.model.num_layers), "hidden_size": str(cfg.model.hidden_size)}
-    atomic_write(args.out, lambda tmp: save_file(tensors, str(tmp), metadata=info))
+    write_safetensors(out, tensors, info)
     kind = CELL_CLASSES[cfg.model.cell]
-    print(f"wrote {args.out}: {len(tensors)} tensors ({'whole model' if args.all else f'torch.nn.{kind} state_dict'}, "
+    kind = f"deeprnn.torch_engine.minrnn.{kind}" if kind in INPUT_GATED else f"torch.nn.{kind}"
+    print(f"wrote {args.out}: {len(tensors)} tensors ({'whole model' if args.all else f'{kind} state_dict'}, "
           f"{meta.get('which', 'best')} weights)")
     return 0

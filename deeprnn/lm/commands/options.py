@@ -44,6 +44,16 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(*flags, **kw)
 
 
+ALLOW_LARGE_HELP = "load the model even if it seems larger than the free memory (see deeprnn/lm/memory.py)"
+
+
+def run_overrides(args: argparse.Namespace) -> dict:
+    """The train settings that eval and generate may change in a run's config (how it runs, not what it is)."""
+    pairs = (("engine", args.engine), ("device", args.device), ("threads", args.threads),
+             ("allow_large_model", args.allow_large_model))
+    return {k: v for k, v in pairs if v is not None and v is not False}
+
+
 def flag_overrides(args: argparse.Namespace) -> dict:
     """{"model": {...}, ...} for the flags given on the command line."""
     out: dict = {}

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from ...errors import ConfigError
 from ..checkpoint import CURVES
-from ..config import RESUMABLE, RunConfig, merge
+from ..config import MOVABLE, RESUMABLE, RunConfig, merge
 from ..presets import PRESETS
+from ..signals import STOP_EXIT_CODES
 from .options import add_config_flags, build_config, flag_overrides
 
 HELP = "train a deep RNN language model, or resume a run"
@@ -29,13 +30,16 @@ def run(args) -> int:
     from ..requirements import check_requirements
     from ..train import Trainer
 
-    if args.resume:
+    for flag, value in (("--out", args.out), ("--resume", args.resume), ("--config", args.config)):
+        if value is not None and not value.strip():
+            raise ConfigError(f"expected a path after {flag}, got {value!r}")
+    if args.resume is not None:
         cfg, run_dir = resumed_config(args)
     else:
         cfg = build_config(args.preset, args.config, flag_overrides(args))
         run_dir = Path(args.out or f"runs/{args.preset or 'run'}")
     check_requirements(cfg.train)
-    trainer = Trainer(cfg, run_dir, resume=bool(args.resume), overwrite=args.overwrite,
+    trainer = Trainer(cfg, run_dir, resume=args.resume is not None, overwrite=args.overwrite,
                       progress_bar=not (args.no_progress or args.json))
     summary = trainer.fit()
     if not trainer.is_main:  # under torchrun, rank 0 reports
@@ -44,7 +48,7 @@ def run(args) -> int:
         print(json.dumps(summary), flush=True)
     else:
         print(report(summary, trainer.data.unit), flush=True)
-    return 130 if summary["stop_reason"] == "interrupted" else 0
+    return STOP_EXIT_CODES.get(summary["stop_reason"], 0)
 
 
 def resumed_config(args) -> tuple[RunConfig, Path]:
@@ -55,7 +59,8 @@ def resumed_config(args) -> tuple[RunConfig, Path]:
     if args.preset or args.config or args.out:
         raise ConfigError("expected only run-time flags with --resume (the run keeps its config.json), "
                          "got --preset/--config/--out")
-    fixed = sorted(f"{s}.{k}" for s, kv in overrides.items() for k in kv if s != "train" or k not in RESUMABLE)
+    fixed = sorted(f"{s}.{k}" for s, kv in overrides.items() for k in kv
+                   if (s, k) not in MOVABLE and (s != "train" or k not in RESUMABLE))
     if fixed:
         raise ConfigError(f"expected --resume to keep the run's model and data, got changes to {', '.join(fixed)}")
     run_dir = Path(args.resume)

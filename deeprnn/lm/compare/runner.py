@@ -9,15 +9,15 @@ Resumable: a finished run is skipped, an unfinished one (Ctrl-C, a kill, a crash
 checkpoint, and a run whose max_steps was raised since trains on. A folder holding a run of another
 configuration is an error, never overwritten silently (--overwrite starts every run afresh).
 Fair by construction: every run has the base config's seed, data order and thread count (1 unless
-train.threads says otherwise); only the grid's settings differ. The load of the machine is recorded
-around every run and the table warns when it made the timings unfair (load.py).
+train.threads names one: "auto" would pick per run, by the load); only the grid's settings differ.
+The load of the machine is recorded around every run and the table warns when it made the timings
+unfair (load.py). Corpus paths are made absolute, as config.json keeps them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,9 @@ from .. import checkpoint as ck
 from ..config import RESUMABLE, RunConfig
 from ..engines import make_engine
 from ..requirements import check_requirements
-from ..runs import read_config
+from ..progress import log_line
+from ..runs import portable_corpus, read_config
+from ..signals import STOP_EXIT_CODES
 from ..train import Trainer, TrainingError
 from .grid import Axis, Cell, expand
 from .load import LoadRecorder, Session, load_warnings
@@ -37,7 +39,7 @@ from .table import Row, markdown, read_row, to_csv
 
 RECORD, RESULTS_MD, RESULTS_CSV, PLOT = "compare.json", "results.md", "results.csv", "compare.png"
 RECORD_FORMAT = "deeprnn-compare/1"
-DEFAULT_THREADS = 1  # when train.threads is 0 ("leave as is"): the same, explicit count for every run
+DEFAULT_THREADS = 1  # when train.threads is 0 (auto, which depends on the load): the same count for every run
 
 
 @dataclass
@@ -46,7 +48,7 @@ class Comparison:
     rows: list[Row]
     warnings: list[str]
     fixed: dict  # the settings every run shares that make the comparison fair
-    interrupted: bool = False
+    interrupted: str = ""  # why the comparison stopped early ("interrupted", "terminated"); "" = it did not
     failures: dict = field(default_factory=dict)  # run name -> error message
 
     def markdown(self) -> str:
@@ -54,7 +56,7 @@ class Comparison:
 
 
 def fair_base(base: RunConfig) -> RunConfig:
-    """The base config with an explicit thread count, the same for every run."""
+    """The base config with a thread count that is the same for every run."""
     if base.train.threads == 0:
         base.train.threads = DEFAULT_THREADS
     if base.train.distributed:
@@ -67,13 +69,15 @@ def compare(base: RunConfig, axes: list[Axis], out, *, overwrite: bool = False, 
             log=None, title: str = "") -> Comparison:
     """Train (or skip, or resume) every cell of the grid with the one training loop (lm/train.py);
     write and return the results. ``log`` takes each line (default: stderr)."""
-    say = log or _stderr
+    say = log or log_line
     out = Path(out)
     base = fair_base(base)
     cells = expand(axes)
     configs = [cell.config(base) for cell in cells]  # every configuration is checked before any training
     for cfg in configs:
         check_requirements(cfg.train)
+        cfg.data.corpus = portable_corpus(cfg.data.corpus)  # as the run's config.json has them
+        cfg.data.val_corpus = portable_corpus(cfg.data.val_corpus)
     plans = [plan(out / cell.name, cfg, overwrite) for cell, cfg in zip(cells, configs)]
     for cfg, todo in zip(configs, plans):
         if todo != "skip":
@@ -82,7 +86,7 @@ def compare(base: RunConfig, axes: list[Axis], out, *, overwrite: bool = False, 
     record = read_record(out)
     record["grid"] = [a.text for a in axes]
     previous = [Session(**s) for sessions in record["runs"].values() for s in sessions]
-    recorder, failures, interrupted = LoadRecorder(previous), {}, False
+    recorder, failures, interrupted = LoadRecorder(previous), {}, ""
     try:
         for i, (cell, cfg, todo) in enumerate(zip(cells, configs, plans), 1):
             run = out / cell.name
@@ -104,8 +108,8 @@ def compare(base: RunConfig, axes: list[Axis], out, *, overwrite: bool = False, 
             finally:
                 record["runs"].setdefault(cell.name, []).append(recorder.end(session).to_dict())
                 ck.write_json(out / RECORD, record)
-            if summary["stop_reason"].startswith("interrupted"):
-                interrupted = True
+            if trainer.stop_requested:  # Ctrl-C or SIGTERM: the run saved its checkpoint; the rest waits
+                interrupted = summary["stop_reason"]
                 break
     finally:
         result = collect(out, cells, configs, record, failures, interrupted)
@@ -159,12 +163,13 @@ def config_differences(saved: RunConfig, cfg: RunConfig) -> list[str]:
 
 
 def finished(run: Path, cfg: RunConfig) -> bool:
-    """Whether the run stopped for good: max_steps reached, early stopping or its time budget (a
-    Ctrl-C, a kill or a crash leave it unfinished)."""
+    """Whether the run stopped for good: max_steps reached, early stopping or its time budget (Ctrl-C,
+    SIGTERM, a kill or a crash leave it unfinished)."""
     p = _progress(run)
     reason = p.get("stop_reason", "")
-    return p.get("step", 0) >= cfg.train.max_steps or (bool(reason) and not reason.startswith(("interrupted",
-                                                                                             "max_steps")))
+    if p.get("step", 0) >= cfg.train.max_steps:
+        return True
+    return bool(reason) and reason not in STOP_EXIT_CODES and not reason.startswith("max_steps")
 
 
 def _progress(run: Path) -> dict:
@@ -187,7 +192,7 @@ def read_record(out: Path) -> dict:
 
 
 def collect(out: Path, cells: list[Cell], configs: list[RunConfig], record: dict, failures: dict,
-            interrupted: bool) -> Comparison:
+            interrupted: str) -> Comparison:
     """The rows of the table and the fairness warnings, from the run folders and the record."""
     rows, sessions = [], {}
     for cell, cfg in zip(cells, configs):
@@ -251,7 +256,7 @@ def report(result: Comparison, title: str = "") -> str:
     if result.warnings:
         lines += ["", "**Warnings:**", *(f"- {w}" for w in result.warnings)]
     if result.interrupted:
-        lines += ["", "Interrupted: run the same command again to resume."]
+        lines += ["", f"Stopped early ({result.interrupted}): run the same command again to resume."]
     return "\n".join(lines)
 
 
@@ -262,7 +267,3 @@ def summary_json(result: Comparison) -> str:
              "best_val_bits": r.best_bits, "unit": r.unit} for r in result.rows]
     return json.dumps({"out": str(result.out), "rows": rows, "warnings": result.warnings, "fixed": result.fixed,
                        "interrupted": result.interrupted, "failures": result.failures})
-
-
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)

@@ -17,10 +17,12 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ...layout import CELL_CLASSES, GATE_MULT, check_stack_args, mode_name
+from ...layout import CELL_CLASSES, GATE_MULT, INPUT_GATED, check_stack_args, mode_name
 from ...layout import param_shapes as layout_shapes
+from ...numpy_engine.minrnn import init_linear
 from ...numpy_engine.module import init_uniform
 from ...numpy_engine.threads import set_num_threads
+from ..divergence import max_abs
 from ..requirements import require
 from ..config import ModelConfig
 
@@ -40,6 +42,10 @@ class LMEngine(ABC):
     @abstractmethod
     def load_state_dict(self, sd: dict[str, np.ndarray]) -> None:
         """Load parameters (canonical names; every key and shape checked)."""
+
+    def max_abs_weight(self) -> float:
+        """The largest |w| over all parameters, nan if any is nan (checked after every step)."""
+        return max_abs(self.state_dict().values())
 
     # -- training ----------------------------------------------------------------------------------
     @abstractmethod
@@ -136,19 +142,25 @@ def param_shapes(model: ModelConfig, vocab_size: int) -> dict[str, tuple]:
     V, E, H = vocab_size, model.embedding_dim, model.hidden_size
     spec = check_stack_args(E or V, H, model.num_layers)
     shapes = {"embedding.weight": (V, E)} if E else {}
-    shapes.update({f"rnn.{k}": v for k, v in layout_shapes(spec, GATE_MULT[mode_name(model.cell)]).items()})
+    mode = mode_name(model.cell)
+    shapes.update({f"rnn.{k}": v for k, v in layout_shapes(spec, GATE_MULT[mode], mode not in INPUT_GATED).items()})
     shapes.update({"head.weight": (V, H), "head.bias": (V,)})
     return shapes
 
 
 def init_params(model: ModelConfig, vocab_size: int, seed: int) -> dict[str, np.ndarray]:
     """Initial parameters (float64), the same for every engine given the seed: PyTorch's defaults,
-    N(0, 1) for the embedding and U(-1/√fan, 1/√fan) for the RNN (fan = H) and the head (fan = H)."""
+    N(0, 1) for the embedding and U(-1/√fan, 1/√fan) for the RNN (fan = H) and the head (fan = H).
+    minGRU and minLSTM, whose layers are the paper's nn.Linear maps of x_t, take torch.nn.Linear's
+    default instead: fan = I_k, the layer's input size (E, then H), for weight_ih_l{k} and bias_ih_l{k}."""
     rng = np.random.default_rng([seed, 0x1417])
     shapes = param_shapes(model, vocab_size)
     out = {}
     if "embedding.weight" in shapes:
         out["embedding.weight"] = rng.standard_normal(shapes.pop("embedding.weight"))
+    if mode_name(model.cell) in INPUT_GATED:  # drawn in the same order: rnn.*, then the head
+        out.update(init_linear(rng, {k: s for k, s in shapes.items() if k.startswith(RNN_PREFIX)}))
+        shapes = {k: s for k, s in shapes.items() if k not in out}
     out.update(init_uniform(rng, shapes, model.hidden_size))
     return out
 

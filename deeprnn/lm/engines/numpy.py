@@ -17,6 +17,7 @@ from ... import numpy_engine
 from ...checks import check_state_dict
 from ...numpy_engine.module import dropout_mask, no_grad
 from ...numpy_engine.optim import make_optimizer
+from ..divergence import max_abs
 from .base import RNN_PREFIX, LMEngine, build_rnn, param_shapes, rnn_params
 
 
@@ -66,6 +67,9 @@ class NumpyLM(LMEngine):
         arrays = check_state_dict(sd, {k: v.shape for k, v in self.params.items()}, "parameters")
         for k, a in arrays.items():  # the rnn.* arrays are the stack's own
             np.copyto(self.params[k], a, casting="unsafe")
+
+    def max_abs_weight(self):
+        return max_abs(self.params.values())  # no copies
 
     # -- forward pieces ----------------------------------------------------------------------------
     def _embed(self, x):

@@ -17,8 +17,9 @@ import numpy as np
 
 from ...checks import check_state_dict
 from ...errors import ConfigError
+from ...layout import CELL_CLASSES
 from ...numpy_engine.optim import parse_state_dict
-from ...torch_engine import distributed, require_torch
+from ...torch_engine import distributed, minrnn, require_torch
 from .base import LMEngine, build_rnn, param_shapes
 
 torch = require_torch()
@@ -54,7 +55,8 @@ class LMModule(nn.Module):
         self.V, self.one_hot = vocab_size, not model.embedding_dim
         if model.embedding_dim:
             self.embedding = nn.Embedding(vocab_size, model.embedding_dim)
-        self.rnn = build_rnn(nn, model, model.embedding_dim or vocab_size, dropout=model.dropout)
+        classes = nn if hasattr(nn, CELL_CLASSES[model.cell]) else minrnn  # minGRU/minLSTM: torch.nn has none
+        self.rnn = build_rnn(classes, model, model.embedding_dim or vocab_size, dropout=model.dropout)
         self.drop_in = nn.Dropout(model.input_dropout)
         self.drop = nn.Dropout(model.output_dropout)
         self.head = nn.Linear(model.hidden_size, vocab_size)
@@ -117,6 +119,10 @@ class TorchLM(LMEngine):
         with torch.no_grad():
             for k, a in arrays.items():
                 own[k].copy_(torch.as_tensor(a))
+
+    @torch.no_grad()
+    def max_abs_weight(self):
+        return float(torch.stack([p.abs().max() for p in self.module.parameters()]).max())  # nan propagates
 
     # -- training ----------------------------------------------------------------------------------
     def _tensor(self, a: np.ndarray):

@@ -1,0 +1,2 @@
+from .nn_basic import Module, Parameter
+from .nn_sequence import LSTM, RNN, LSTMCell, RNNCell
