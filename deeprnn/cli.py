@@ -33,6 +33,7 @@ COMMANDS = {
     "eval": "deeprnn.lm.commands.evaluate",
     "generate": "deeprnn.lm.commands.generate",
     "export": "deeprnn.lm.commands.export",
+    "compare": "deeprnn.lm.commands.compare",
     "check": "deeprnn.compat.check",
     "serve": "deeprnn.serve.command",
 }

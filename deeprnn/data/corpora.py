@@ -89,6 +89,11 @@ def resolve_spec(spec: str | os.PathLike) -> list[str | Path]:
     raise CorpusError(f"{text}: no such file, and not a corpus name ({', '.join(NAMED_CORPORA)})")
 
 
+def source_key(item: str | Path) -> str:
+    """What identifies a resolved spec item: the corpus name, or the file's absolute path."""
+    return item if isinstance(item, str) else f"file:{item.resolve()}"
+
+
 def absolute_spec(spec: str) -> str:
     """``spec`` as it reads from any working directory: a corpus name as it is, a path or glob made
     absolute (``~`` expanded)."""
@@ -121,7 +126,7 @@ def load_corpus(specs: str | os.PathLike | Sequence[str | os.PathLike] = DEFAULT
     seen: set[str] = set()
     for spec in specs:
         for item in resolve_spec(spec):
-            key = item if isinstance(item, str) else f"file:{item.resolve()}"
+            key = source_key(item)
             if key not in seen:  # a file matched by two specs is read once
                 seen.add(key)
                 items.append(item)

@@ -43,6 +43,8 @@ class DataConfig:
     protocol: str = "split"  # "split": the fractions above | "d2l": the book's TimeMachine windows
     num_train: int = 10000  # d2l protocol: training windows
     num_val: int = 5000  # d2l protocol: validation windows
+    val_corpus: list = field(default_factory=list)  # validate on all of these texts; corpus is then all training text
+    max_tokens: int = 0  # training split cut to its first N tokens (val and vocab unchanged); 0 = no cap
 
 
 @dataclass
@@ -74,7 +76,7 @@ class TrainConfig:
     eval_every: int = 200  # steps between validation runs (and checkpoints)
     save_every: int = 0  # steps between checkpoints without validation, besides those at validations; 0 = off
     save_every_seconds: float = 0.0  # seconds between such checkpoints (also besides eval_every); 0 = off
-    log_every: int = 10  # steps between training-loss rows in metrics.jsonl (curves.png plots them); 0 = off
+    log_every: int = 10  # steps between training rows in metrics.jsonl (loss, gradient norm, tokens/s); 0 = off
     patience: int = 0  # early stopping after this many evaluations without improvement; 0 = off
     max_bad_steps: int = 10  # NaN/Inf guard: stop after this many consecutive skipped steps
     threads: int = 0  # BLAS / torch threads; 0 = auto (one per idle physical core), -1 = leave as is
@@ -101,6 +103,12 @@ class RunConfig:
         merge(cfg, d, source)
         return cfg
 
+
+# Train settings that may change when a run is resumed: how long and how it goes on, never what it is.
+RESUMABLE = {"engine", "device", "distributed", "max_steps", "time_budget", "eval_every", "patience", "threads",
+             "eval_streams", "max_bad_steps", "allow_large_model", "save_every", "save_every_seconds", "log_every"}
+# Data settings that may point at the same text in a new place (the corpus checksum is checked).
+MOVABLE = {("data", "corpus"), ("data", "val_corpus")}
 
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 
@@ -193,7 +201,8 @@ def validate(cfg: RunConfig) -> None:
               "train.momentum": t.momentum, "train.weight_decay": t.weight_decay, "train.warmup_steps": t.warmup_steps,
               "train.min_lr": t.min_lr, "train.time_budget": t.time_budget, "train.patience": t.patience,
               "train.eps": t.eps, "train.save_every": t.save_every,
-              "train.save_every_seconds": t.save_every_seconds, "train.log_every": t.log_every}
+              "train.save_every_seconds": t.save_every_seconds, "train.log_every": t.log_every,
+              "data.max_tokens": d.max_tokens}
     for name, v in nonneg.items():
         if v < 0:
             raise ConfigError(f"expected {name} >= 0, got {v}")
@@ -213,6 +222,12 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"expected train.betas to be two numbers in [0, 1), got {t.betas}")
     if not d.corpus or not all(isinstance(c, str) and c.strip() for c in d.corpus):
         raise ConfigError(f"expected data.corpus to be a non-empty list of names or paths, got {d.corpus!r}")
+    if not all(isinstance(c, str) and c.strip() for c in d.val_corpus):
+        raise ConfigError(f"expected data.val_corpus to be a list of names or paths, got {d.val_corpus!r}")
+    if d.protocol == "d2l" and (d.val_corpus or d.max_tokens):
+        raise ConfigError("expected no data.val_corpus and data.max_tokens=0 with data.protocol='d2l' (the book's "
+                          f"windows are sized by num_train and num_val), got val_corpus={d.val_corpus!r} and "
+                          f"max_tokens={d.max_tokens}")
     if len(d.splits) != 3 or not all(_is_number(f) for f in d.splits):
         raise ConfigError(f"expected data.splits to be three fractions (train, val, test), got {d.splits}")
     if (d.protocol == "d2l") != (t.batching == "d2l"):

@@ -28,6 +28,7 @@ from .engines import LMEngine, make_engine
 from .evaluate import Score, uniform
 from .lock import check_unlocked, open_for_writing
 from .memory import check_memory
+from .meter import StepMeter
 from .progress import log_line, progress_bar
 from .runs import check_corpus, check_corpus_present, fitting_config, portable_corpus, read_run_config, write_config
 from .schedule import learning_rate
@@ -49,6 +50,7 @@ class Progress:
     step: int = 0  # completed training steps (batches consumed)
     tokens: int = 0  # training tokens consumed
     seconds: float = 0.0  # training wall time, summed over resumed sessions
+    train_seconds: float = 0.0  # of which in training steps (batch, forward, backward, update): for tokens/s
     best_val_loss: float = math.inf
     best_step: int = -1
     bad_evals: int = 0  # evaluations in a row without improvement (early stopping)
@@ -69,6 +71,7 @@ class Trainer:
         if self.run.is_dir():
             check_unlocked(self.run)  # another training holds it: say so before any work
         cfg.data.corpus = portable_corpus(cfg.data.corpus)  # config.json works from any directory
+        cfg.data.val_corpus = portable_corpus(cfg.data.val_corpus)
         if resume:
             self.data: LMData = self._open_existing()
         else:
@@ -106,6 +109,8 @@ class Trainer:
         self._base_seconds = self.prog.seconds  # training time of the sessions before
         self._start_step = self.prog.step  # the step the session started at
         self._window = _Window()  # training loss since the last evaluation
+        self._meter = StepMeter(cfg.train)  # gradient norms and tokens/s since the last log row and evaluation
+        self._norm = math.nan  # the global gradient norm of the last step, before clipping
         self._bad_in_row = 0  # consecutive steps skipped by the NaN/Inf guard
         self._last_plot, self._plotted_step = -math.inf, None  # when curves.png was drawn, at which step
         self._last_val: Score | None = None  # the last validation score
@@ -136,7 +141,7 @@ class Trainer:
         from ..data import Vocab
 
         _, fingerprint = read_run_config(self.run)
-        check_corpus_present(self.run, self.cfg.data.corpus)
+        check_corpus_present(self.run, self.cfg.data.corpus + self.cfg.data.val_corpus)
         data = prepare_data(self.cfg.data, self.cfg.train, vocab=Vocab.from_json(self.run / ck.VOCAB))
         check_corpus(self.run, fingerprint, data)
         return data
@@ -194,8 +199,10 @@ class Trainer:
         last_eval = self.prog.step
         with using_threads(self.engine, self.threads), graceful_stop(self), quiet_numerics():  # the guard reports
             while self.prog.step < t.max_steps and not self._should_stop():
+                started = time.perf_counter()
                 batch = next(batches)
                 self._train_step(batch)
+                self._measure(batch.x.size, time.perf_counter() - started)
                 self._show_progress(bar, batch.x.size)
                 if self._log_due():
                     self._metric({"step": self.prog.step, **self._training_row()})
@@ -215,7 +222,7 @@ class Trainer:
     def _start_session(self) -> None:
         t = self.cfg.train
         self._t0, self._base_seconds, self._start_step = time.perf_counter(), self.prog.seconds, self.prog.step
-        self._window, self._bad_in_row = _Window(), 0
+        self._window, self._bad_in_row, self._meter = _Window(), 0, StepMeter(t)
         self._last_plot, self._plotted_step = -math.inf, None
         self.threads, threads_note = resolve_threads(t.threads, self._probe, self._recorded_threads)
         self.log(f"[train] {self.data.describe()} | {self.engine.name} engine, {self.cfg.model.cell.upper()} "
@@ -242,6 +249,7 @@ class Trainer:
         t = self.cfg.train
         loss, final = self.engine.forward_backward(batch.x, batch.y, self.carry if batch.carry else None)
         norm = self.engine.clip(t.clip, t.clip_value)
+        self._norm = norm
         self.prog.step += 1
         self.prog.tokens += batch.x.size
         why = bad_step(loss, norm, self._loss_limit)
@@ -270,6 +278,11 @@ class Trainer:
     def _diverged(self, what: str) -> str:
         return stop_message(what, self.prog.step, self.run, self._saved_step, self.prog.best_step, self.cfg)
 
+    def _measure(self, tokens: int, seconds: float) -> None:
+        """The step's time and gradient norm into the meter (lm/meter.py)."""
+        self.prog.train_seconds += seconds
+        self._meter.add(tokens, seconds, self._norm)
+
     def _show_progress(self, bar, batch_tokens: int) -> None:
         last = self._window.last
         tok_s = (self.prog.step - self._start_step) * batch_tokens / (time.perf_counter() - self._t0)
@@ -285,7 +298,7 @@ class Trainer:
         training loss since the row before (absent if every step since was skipped)."""
         loss = self._window.take_recent()
         row = {"tokens": self.prog.tokens, "seconds": round(self._base_seconds + time.perf_counter() - self._t0, 2),
-               "lr": learning_rate(max(0, self.prog.step - 1), self.cfg.train)}
+               "lr": learning_rate(max(0, self.prog.step - 1), self.cfg.train), **self._meter.take("log")}
         return row if loss is None else {**row, "loss": loss}
 
     def _save_due(self) -> bool:
@@ -324,7 +337,7 @@ class Trainer:
         self.prog.seconds = self._base_seconds + time.perf_counter() - self._t0  # wall time, evaluation included
         row = {"step": self.prog.step, "tokens": self.prog.tokens, "seconds": round(self.prog.seconds, 2),
                "lr": learning_rate(max(0, self.prog.step - 1), self.cfg.train), **self._window.as_dict(),
-               **val.as_dict("val")}
+               **self._meter.take("eval"), **val.as_dict("val")}
         self._last_train = self._window.score()
         self._window.reset()
         if val.loss < self.prog.best_val_loss:
@@ -373,9 +386,11 @@ class Trainer:
 
     def summary(self) -> dict:
         val, train = self._last_val, self._last_train
-        V = len(self.data.vocab)
-        out = {"run": str(self.run), "steps": self.prog.step, "tokens": self.prog.tokens, "threads": self.threads,
-               "seconds": round(self.prog.seconds, 2), "stop_reason": self.prog.stop_reason, "vocab_size": V,
+        V, p = len(self.data.vocab), self.prog
+        speed = round(p.tokens / p.train_seconds, 1) if p.train_seconds else None  # tokens/s of training time
+        out = {"run": str(self.run), "steps": p.step, "tokens": p.tokens, "threads": self.threads,
+               "seconds": round(p.seconds, 2), "train_seconds": round(p.train_seconds, 6), "tokens_per_s": speed,
+               "stop_reason": p.stop_reason, "vocab_size": V,
                "uniform_ppl": float(V), "uniform_bpc": uniform(V).bits, "best_step": self.prog.best_step}
         if train is not None:
             out.update(train_ppl=train.perplexity, train_bpc=train.bits)

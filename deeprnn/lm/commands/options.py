@@ -16,7 +16,7 @@ from ..presets import PRESETS
 from ..requirements import require
 
 ALIASES = {"num_layers": ["--layers"], "hidden_size": ["--hidden"], "embedding_dim": ["--embedding"]}
-LIST_ITEMS = {"corpus": (str, "+"), "splits": (float, 3), "betas": (float, 2)}
+LIST_ITEMS = {"corpus": (str, "+"), "val_corpus": (str, "+"), "splits": (float, 3), "betas": (float, 2)}
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:

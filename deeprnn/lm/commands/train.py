@@ -7,17 +7,12 @@ from pathlib import Path
 
 from ...errors import ConfigError
 from ..checkpoint import CURVES
-from ..config import RunConfig, merge
+from ..config import MOVABLE, RESUMABLE, RunConfig, merge
 from ..presets import PRESETS
 from ..signals import STOP_EXIT_CODES
 from .options import add_config_flags, build_config, flag_overrides
 
 HELP = "train a deep RNN language model, or resume a run"
-
-# Settings that may change when resuming: how long and how the run goes on, never what it is.
-RESUMABLE = {"engine", "device", "distributed", "max_steps", "time_budget", "eval_every", "patience", "threads",
-             "eval_streams", "max_bad_steps", "allow_large_model", "save_every", "save_every_seconds", "log_every"}
-MOVABLE = {("data", "corpus")}  # may point at the same text in a new place (its checksum is checked)
 
 
 def add_arguments(p):
@@ -77,7 +72,9 @@ def resumed_config(args) -> tuple[RunConfig, Path]:
 def report(s: dict, unit: str) -> str:
     """The summary (Trainer.summary()) as the lines the command prints; ``unit`` is what a token is
     ("char" or "word", LMData.unit)."""
-    lines = [f"run: {s['run']}  ({s['steps']} steps, {s['tokens']:,} tokens, {s['seconds']:.0f} s; {s['stop_reason']})"]
+    speed = f", {s['tokens_per_s']:,.0f} tokens/s" if s.get("tokens_per_s") else ""
+    lines = [f"run: {s['run']}  ({s['steps']} steps, {s['tokens']:,} tokens, {s['seconds']:.0f} s{speed}; "
+             f"{s['stop_reason']})"]
     if "val_ppl" in s:
         lines.append(f"validation: perplexity {s['val_ppl']:.3f}, {s['val_bpc']:.3f} bits/{unit} over "
                      f"{s['val_tokens']:,} tokens ({s.get('val_scope', 'the whole split')})")
