@@ -26,7 +26,7 @@ from deeprnn.numpy_engine import (
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "deeprnn"
-CELLS = ("elman", "gru", "lstm")
+CELLS = ("elman", "gru", "lstm", "ln_elman", "ln_gru", "ln_lstm")
 
 
 def docstring(path: Path) -> str:
@@ -74,10 +74,11 @@ def to_python(rhs: str) -> str:
     """One right-hand side in the docstrings' notation -> a NumPy expression over the symbols' names.
 
     ⊙ is *, juxtaposition of two operands is a matrix product, ᵀ a transpose, x² a square, [a, b] the
-    gates side by side, Σ_b a sum over the batch; Σ_t drops out (one step).
+    gates side by side, Σ_b a sum over the batch of all that follows; Σ_t drops out (one step);
+    ∇N(u; dn), the LayerNorm's backward, is a call dN(u, dn).
     """
-    py = rhs.replace("Σ_t Σ_b ", "Σ_b ").replace("Σ_t ", "")
-    py = re.sub(r"Σ_b (\S+)", r"(\1).sum(axis=0)", py)
+    py = rhs.replace("Σ_t Σ_b ", "Σ_b ").replace("Σ_t ", "").replace("∇N(", "dN(").replace("; ", ", ")
+    py = re.sub(r"Σ_b (.+)$", r"(\1).sum(axis=0)", py)
     py = py.replace("φ'(a_t)", "dphi").replace("tanh²(c_t)", "tanh(c_t)**2").replace("²", "**2")
     py = py.replace("_{t-1}", "_prev").replace("ᵀ", ".T").replace("⊙", "*")
     py = re.sub(r"^\[(.*)\]$", r"concat([\1])", py)
@@ -182,3 +183,5 @@ def test_the_translation_reads_the_notation():
     assert to_python("Σ_t dh_tᵀ m_t") == "dh_t.T @ m_t"
     assert to_python("Σ_t Σ_b da_t") == "(da_t).sum(axis=0)"
     assert to_python("[da_r, da_z, da_n ⊙ r_t]") == "concat([da_r, da_z, da_n * r_t])"
+    assert to_python("Σ_t Σ_b ds_t ⊙ N(c_t)") == "(ds_t * N(c_t)).sum(axis=0)"
+    assert to_python("∇N(h_{t-1} W_hhᵀ; da_t ⊙ γ_hh)") == "dN(h_prev @ W_hh.T, da_t * γ_hh)"

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from deeprnn.numpy_engine import elman, fused, gru, lstm, mingru, minlstm
+from deeprnn.numpy_engine import elman, fused, gru, layernorm, ln_lstm, lstm, mingru, minlstm
 from conftest import KIND_NAMES, as_tuple, make_cell, make_layer, pack, randn, random_inputs
 
 pytest.importorskip("numba")
@@ -25,7 +25,7 @@ GARBAGE = 123.0  # pre-fill of output buffers, so an element a twin forgets to w
 
 
 def numpy_function(name):
-    for module in (elman, gru, lstm, mingru, minlstm):
+    for module in (elman, gru, lstm, mingru, minlstm, ln_lstm, layernorm):
         if hasattr(module, name):
             return getattr(module, name)
     raise AssertionError(f"no NumPy function {name} for the twin")
@@ -41,6 +41,11 @@ def _unit(rng, *shape):  # activations: values in (0, 1)
 
 def _gates(rng, n):  # n gates in (0, 1), then a candidate g(p) > 0 on both sides of g's kink at 0.5
     return np.concatenate([_unit(rng, B, n * H), rng.uniform(0.01, 3.0, (B, H)).astype(np.float32)], axis=1)
+
+
+def _normalised(rng, *shape):  # rows of mean 0 and variance 1, as N(c_t)
+    u = rng.standard_normal(shape)
+    return ((u - u.mean(-1, keepdims=True)) / u.std(-1, keepdims=True)).astype(np.float32)
 
 
 def _out(*shape):
@@ -64,6 +69,14 @@ ARGS = {
     "minlstm_gates_forward": lambda r: [_in(r, B, 3 * H), _in(r, B, H), _out(B, H), _out(B, H)],
     "minlstm_pointwise_backward": lambda r: [_in(r, B, H), _in(r, B, H), _gates(r, 2), _unit(r, B, H),
                                              _out(B, 3 * H)],
+    "ln_lstm_pointwise_forward": lambda r: [_in(r, B, 4 * H), _in(r, B, H), _in(r, H, scale=1), _in(r, H, scale=1),
+                                            _out(B, H), _out(B, H), _out(B, 1), _out(B, H), _out(B, H)],
+    "ln_lstm_pointwise_backward": lambda r: [_in(r, B, H), _in(r, B, H), _in(r, B, H), _unit(r, B, 4 * H),
+                                             _in(r, H, scale=1), _normalised(r, B, H), _unit(r, B, 1),
+                                             2 * _unit(r, B, H) - 1, _out(B, 4 * H), _out(B, H), _out(B, H),
+                                             _out(B, H)],
+    "ln_forward": lambda r: [_in(r, B, 4 * H), _out(B, 4 * H), _out(B, 1)],
+    "ln_backward": lambda r: [_in(r, B, 4 * H), _normalised(r, B, 4 * H), _unit(r, B, 1), _out(B, 4 * H)],
 }
 
 
@@ -115,9 +128,10 @@ def layer_run(model, x, hx, R, S):
             **dict(zip(("dh0", "dc0"), as_tuple(dh0))), **{k: g.copy() for k, g in model.grads.items()}}
 
 
+@pytest.mark.parametrize("layer_norm", [False, True])
 @pytest.mark.parametrize("kind", KIND_NAMES)
-def test_layer_with_kernels_off_and_on_agrees(fused_on, kind):
-    model = make_layer(kind, 5, 33, num_layers=2, bidirectional=True, dtype=np.float32)
+def test_layer_with_kernels_off_and_on_agrees(fused_on, kind, layer_norm):
+    model = make_layer(kind, 5, 33, num_layers=2, bidirectional=True, dtype=np.float32, layer_norm=layer_norm)
     rng = np.random.default_rng(0)
     x, hx = random_inputs(model, 6, 4, rng)
     R = randn(rng, (6, 4, 66), np.float32)
@@ -127,7 +141,9 @@ def test_layer_with_kernels_off_and_on_agrees(fused_on, kind):
     off = layer_run(model, x, hx, R, S)
     assert set(on) == set(off)
     for k in on:
-        np.testing.assert_allclose(on[k], off[k], rtol=1e-5, atol=2e-6, err_msg=k)
+        # LayerNorm divides by each row's spread, which scales up the rational tanh's 4e-7 (same twins)
+        tol = dict(rtol=1e-4, atol=1e-5 * max(1.0, np.abs(off[k]).max())) if layer_norm else dict(rtol=1e-5, atol=2e-6)
+        np.testing.assert_allclose(on[k], off[k], err_msg=k, **tol)
 
 
 def test_select_routes_float32_only(monkeypatch):

@@ -41,7 +41,7 @@ PROJ_CONFIGS = {
 }
 
 
-def check_layer(model, T, B, lengths=None, dropout_seed=7):
+def check_layer(model, T, B, lengths=None, dropout_seed=7, tol=TOL):
     """Finite differences for every parameter, x, h0 (and c0) of a layer, dropout mask held fixed."""
     rng = np.random.default_rng(42)
     x, hx = random_inputs(model, T, B, rng, unbatched=B is None)
@@ -66,7 +66,7 @@ def check_layer(model, T, B, lengths=None, dropout_seed=7):
     tensors = {**model.params, "x": x}
     for name, a, d in zip(("h0", "c0"), as_tuple(hx), as_tuple(dh0)):
         tensors[name], analytic[name] = a, d
-    assert_fd_close(loss, tensors, analytic, TOL)
+    assert_fd_close(loss, tensors, analytic, tol)
 
 
 @pytest.mark.parametrize("config", LAYER_CONFIGS)

@@ -31,6 +31,8 @@ class ModelConfig:
     dropout: float = 0.0  # between recurrent layers (torch.nn.LSTM's dropout)
     output_dropout: float = 0.0  # on the last layer's output, before the linear head
     weight_drop: float = 0.0  # DropConnect on the recurrent weights W_hh, one mask per batch (AWD-LSTM)
+    residual: bool = False  # skips from the second layer on: y_l = layer_l(drop(y_{l-1})) + y_{l-1}
+    layer_norm: bool = False  # LayerNorm cells (Ba et al. 2016): x W_ihᵀ and h W_hhᵀ normalised apart, and c_t for LSTM
 
 
 @dataclass
@@ -238,6 +240,9 @@ def validate(cfg: RunConfig) -> None:
     if m.cell in ("mingru", "minlstm") and m.weight_drop:
         raise ConfigError(f"expected model.weight_drop = 0 for cell={m.cell!r} (its gates read x_t only: there is "
                           f"no W_hh to drop), got {m.weight_drop}")
+    if m.cell in ("mingru", "minlstm") and m.layer_norm:
+        raise ConfigError(f"expected model.layer_norm = false for cell={m.cell!r} (the LayerNorm cells normalise "
+                          "h W_hhᵀ, which an input-gated cell does not have), got true")
 
 
 MAX_THREADS = 1024  # more would be a typo: threadpoolctl and torch overflow far beyond it

@@ -43,16 +43,14 @@ def with_torch_rnn(params: dict, torch_state_dict: dict) -> dict:
 
 
 def torch_rnn_from_run(run, which: str = "best"):
-    """A torch.nn.LSTM/GRU/RNN built from a run's config, holding its weights (for minGRU and minLSTM, which
-    torch.nn lacks, a deeprnn.torch_engine.minrnn module)."""
-    torch = require_torch()
+    """A torch.nn.LSTM/GRU/RNN built from a run's config, holding its weights; for a run with
+    model.layer_norm or model.residual, which torch.nn lacks, deeprnn.torch_engine.stack's module, and for
+    minGRU and minLSTM a deeprnn.torch_engine.minrnn module."""
+    from .engines.torch import rnn_classes
+
     cfg = read_config(run).model
     tensors, _ = load_model(run, which)
     sd = rnn_state_dict(tensors)
-    from ..layout import CELL_CLASSES
-    from ..torch_engine import minrnn
-
-    classes = torch.nn if hasattr(torch.nn, CELL_CLASSES[cfg.cell]) else minrnn  # minGRU/minLSTM: torch.nn has none
-    module = build_rnn(classes, cfg, sd["weight_ih_l0"].shape[1])
+    module = build_rnn(rnn_classes(cfg), cfg, sd["weight_ih_l0"].shape[1])
     module.to(sd["weight_ih_l0"].dtype).load_state_dict(sd)
     return module

@@ -4,8 +4,11 @@ Layout (each backward pass sits right under its forward pass):
 
 * ``elman.py``, ``gru.py``, ``lstm.py``: one step of each cell (core functions writing into buffers, and
   the pure step functions ``*_step_forward`` / ``*_step_backward`` built on them);
+* ``layernorm.py``, ``ln_elman.py``, ``ln_gru.py``, ``ln_lstm.py``: the LayerNorm cells (``layer_norm=True``),
+  kernels for the same time loop;
 * ``recurrence.py``: the time loop of one direction of one layer;
-* ``stack.py``: layers, directions, dropout and variable lengths (``RNN``, ``GRU``, ``LSTM``);
+* ``stack.py``: layers, directions, dropout, skips (``residual=True``) and variable lengths (``RNN``, ``GRU``,
+  ``LSTM``);
 * ``cells.py``: single-step cells (``RNNCell``, ``GRUCell``, ``LSTMCell``);
 * ``mingru.py``, ``minlstm.py``: the input-gated cells of Feng et al. 2024, whose gates read x_t only;
   ``gated.py``: their shared step and layer; ``scan.py``: the scan h_t = a_t ⊙ h_{t-1} + b_t, sequential and

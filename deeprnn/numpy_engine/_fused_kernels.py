@@ -1,7 +1,8 @@
 """numba kernels behind fused.py (imported only when numba is installed).
 
-Each kernel is the twin of a NumPy pointwise function in elman.py, gru.py, lstm.py, mingru.py or
-minlstm.py and computes the forward and backward lines of that module's docstring, one element at a
+Each kernel is the twin of a NumPy pointwise function in elman.py, gru.py, lstm.py, mingru.py,
+minlstm.py, ln_lstm.py or layernorm.py and computes the forward and backward lines of that module's
+docstring, one element at a
 time, in the same symbols.
 
 Each loop runs over rows b and, inside, over one unit j of every gate at once, reading and writing
@@ -206,10 +207,99 @@ def minlstm_pointwise_backward(da, db, gates, a, dgx):
             di[j] = dd * (_F(1) - gi[j])
             dp[j] = d * i_n * _g_grad(gh[j])
 
+_EPS = 1e-5  # layernorm.EPS
+
+
+@numba.njit(**_JIT)
+def ln_lstm_pointwise_forward(a, c_prev, gamma_c, beta_c, c, n_c, rstd_c, tanh_s, m):
+    """Twin of ln_lstm.ln_lstm_pointwise_forward (beta_c: zeros when the layer has no bias); the mean
+    and variance of each row of c_t accumulate in float64."""
+    B, H = c.shape
+    for b in range(B):
+        ai, af, ag, ao = a[b, :H], a[b, H : 2 * H], a[b, 2 * H : 3 * H], a[b, 3 * H :]
+        cp, cb, nb, tb, mb = c_prev[b], c[b], n_c[b], tanh_s[b], m[b]
+        total = 0.0
+        for j in range(H):
+            i, f, g, o = _sigmoid(ai[j]), _sigmoid(af[j]), _tanh(ag[j]), _sigmoid(ao[j])
+            ai[j], af[j], ag[j], ao[j] = i, f, g, o
+            ct = f * cp[j] + i * g  # c_t
+            cb[j] = ct
+            total += ct
+        mean, var = total / H, 0.0
+        for j in range(H):
+            var += (cb[j] - mean) ** 2
+        rstd = 1.0 / np.sqrt(var / H + _EPS)
+        rstd_c[b, 0] = rstd
+        for j in range(H):
+            n = _F((cb[j] - mean) * rstd)  # N(c_t)
+            ts = _tanh(gamma_c[j] * n + beta_c[j])  # tanh(s_t)
+            nb[j], tb[j], mb[j] = n, ts, ao[j] * ts
+
+
+@numba.njit(**_JIT)
+def ln_lstm_pointwise_backward(dm, dc, c_prev, gates, gamma_c, n_c, rstd_c, tanh_s, da, dc_prev, ds, dn_c):
+    """Twin of ln_lstm.ln_lstm_pointwise_backward (the two means of N's backward in float64)."""
+    B, H = dc.shape
+    for b in range(B):
+        gi, gf, gg, go = gates[b, :H], gates[b, H : 2 * H], gates[b, 2 * H : 3 * H], gates[b, 3 * H :]
+        di, df, dg, do = da[b, :H], da[b, H : 2 * H], da[b, 2 * H : 3 * H], da[b, 3 * H :]
+        dmb, dcb, cp, nb, tb, dcp, dsb, dnb = dm[b], dc[b], c_prev[b], n_c[b], tanh_s[b], dc_prev[b], ds[b], dn_c[b]
+        sum_dn, sum_dn_n = 0.0, 0.0
+        for j in range(H):
+            o, ts, dmj = go[j], tb[j], dmb[j]
+            dsj = dmj * o * (_F(1) - ts * ts)  # ds_t
+            do[j] = dmj * ts * o * (_F(1) - o)  # da_o
+            dn = dsj * gamma_c[j]  # into N(c_t)
+            dsb[j], dnb[j] = dsj, dn
+            sum_dn += dn
+            sum_dn_n += dn * nb[j]
+        rstd, mean_dn, mean_dn_n = rstd_c[b, 0], sum_dn / H, sum_dn_n / H
+        for j in range(H):
+            i, f, g = gi[j], gf[j], gg[j]
+            dct = dcb[j] + _F(rstd * (dnb[j] - mean_dn - nb[j] * mean_dn_n))  # dc_t, total
+            di[j] = dct * g * i * (_F(1) - i)  # da_i
+            df[j] = dct * cp[j] * f * (_F(1) - f)  # da_f
+            dg[j] = dct * i * (_F(1) - g * g)  # da_g
+            dcp[j] = dct * f  # dc_{t-1}
+
+
+@numba.njit(**_JIT)
+def ln_forward(u, n, rstd):
+    """Twin of layernorm.ln_forward (the mean and variance of each row in float64; n may be u)."""
+    N, K = u.shape
+    for r in range(N):
+        ur, nr = u[r], n[r]
+        total = 0.0
+        for k in range(K):
+            total += ur[k]
+        mean, var = total / K, 0.0
+        for k in range(K):
+            var += (ur[k] - mean) ** 2
+        s = 1.0 / np.sqrt(var / K + _EPS)
+        rstd[r, 0] = s
+        for k in range(K):
+            nr[k] = _F((ur[k] - mean) * s)
+
+
+@numba.njit(**_JIT)
+def ln_backward(dn, n, rstd, du):
+    """Twin of layernorm.ln_backward (the two means of each row in float64)."""
+    N, K = n.shape
+    for r in range(N):
+        dnr, nr, dur = dn[r], n[r], du[r]
+        sum_dn, sum_dn_n = 0.0, 0.0
+        for k in range(K):
+            sum_dn += dnr[k]
+            sum_dn_n += dnr[k] * nr[k]
+        s, mean_dn, mean_dn_n = rstd[r, 0], sum_dn / K, sum_dn_n / K
+        for k in range(K):
+            dur[k] = _F(s * (dnr[k] - mean_dn - nr[k] * mean_dn_n))
+
 
 TWINS = {
     f.__name__: f
     for f in (lstm_pointwise_forward, lstm_pointwise_backward, gru_pointwise_forward, gru_pointwise_backward,
               rnn_pointwise_forward, rnn_pointwise_backward, mingru_pointwise_forward, mingru_pointwise_backward,
-              minlstm_gates_forward, minlstm_pointwise_backward)
+              minlstm_gates_forward, minlstm_pointwise_backward, ln_lstm_pointwise_forward,
+              ln_lstm_pointwise_backward, ln_forward, ln_backward)
 }

@@ -93,8 +93,7 @@ def lstm_pointwise_backward(dm, dc, c_prev, gates, tanh_c, da, dc_prev) -> None:
     recurrent pre-activations share it) and dc_prev (B, H) = dL/dc_{t-1}. ``dc_t`` is another name for
     ``dc_prev``'s buffer: it holds the total dc_t until the last line turns it into dc_{t-1}.
     """
-    i, f, g, o = _split4(gates)
-    da_i, da_f, da_g, da_o = _split4(da)
+    o, da_o = _split4(gates)[3], _split4(da)[3]
     dc_t = dc_prev  # alias: dc_prev's buffer holds the total dc_t until the last line makes it dc_{t-1}
     tanh_grad(tanh_c, out=dc_t)
     dc_t *= o
@@ -103,6 +102,14 @@ def lstm_pointwise_backward(dm, dc, c_prev, gates, tanh_c, da, dc_prev) -> None:
     sigmoid_grad(o, out=da_o)
     da_o *= tanh_c
     da_o *= dm  # into a_o: da_o = dm_t ⊙ tanh(c_t) ⊙ o_t ⊙ (1 - o_t)
+    lstm_update_backward(dc_t, c_prev, gates, da)  # da_i, da_f, da_g; dc_prev's buffer becomes dc_{t-1}
+
+
+def lstm_update_backward(dc_t, c_prev, gates, da) -> None:
+    """Backprop c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t (shared with ln_lstm.py): from the total dc_t (B, H), writes
+    da_i, da_f, da_g (the first three quarters of da (B, G)) and turns dc_t into dc_{t-1} in place."""
+    i, f, g, _ = _split4(gates)
+    da_i, da_f, da_g, _ = _split4(da)
     sigmoid_grad(i, out=da_i)
     da_i *= g
     da_i *= dc_t  # into a_i: da_i = dc_t ⊙ g_t ⊙ i_t ⊙ (1 - i_t)
@@ -112,7 +119,7 @@ def lstm_pointwise_backward(dm, dc, c_prev, gates, tanh_c, da, dc_prev) -> None:
     tanh_grad(g, out=da_g)
     da_g *= i
     da_g *= dc_t  # into a_g: da_g = dc_t ⊙ i_t ⊙ (1 - g_t²)
-    dc_t *= f  # into c_{t-1}: dc_{t-1} = dc_t ⊙ f_t   (dc_prev now holds its final value)
+    dc_t *= f  # into c_{t-1}: dc_{t-1} = dc_t ⊙ f_t   (dc_t's buffer now holds dc_{t-1})
 
 
 def lstm_core_forward(gx, h_prev, c_prev, w: Weights, tanh_c, m, h, c, scratch) -> None:

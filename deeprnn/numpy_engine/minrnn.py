@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import check_choice
-from ..layout import param_names
 from .gated import gated_backward, gated_forward
 from .mingru import MINGRU_KERNEL
 from .minlstm import MINLSTM_KERNEL
@@ -32,18 +31,15 @@ class MinRNNBase(RNNBase):
     """Shared by MinGRU and MinLSTM: RNNBase's stack with the scan of gated.py in every layer."""
 
     def __init__(self, kernel, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, state_dict=None, scan="sequential"):
+                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, state_dict=None, scan="sequential",
+                 residual=False):
         self.scan = check_choice("scan", scan, SCANS)
         super().__init__(kernel, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         0, dtype, seed, state_dict)
+                         0, dtype, seed, state_dict, False, residual)
 
     def _init_params(self, shapes: dict, state_dict: dict | None = None) -> None:
         """torch.nn.Linear's initialisation (init_linear) instead of U(-1/√H, 1/√H), from the same generator."""
         super()._init_params(shapes, init_linear(self.rng, shapes) if state_dict is None else state_dict)
-
-    def _weights(self, layer: int, direction: int, replaced: dict) -> Weights:
-        p = [replaced.get(n, self.params[n]) for n in param_names(self.spec, layer, direction, recurrent=False)]
-        return Weights(p[0], None, p[1] if self.bias else None, None)
 
     def _layer_forward(self, x, state0, w: Weights, mask):
         return gated_forward(self.kernel, x, state0, w, mask, self.scan)
@@ -69,12 +65,13 @@ def init_linear(rng: np.random.Generator, shapes: dict) -> dict[str, np.ndarray]
 class MinGRU(MinRNNBase):
     """minGRU (Feng et al. 2024): h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ g(p_t), z_t = σ(k_t), [k_t, p_t] = x_t W_ihᵀ
     + b_ih (equations in mingru.py). Arguments follow torch.nn.GRU (no proj_size), plus dtype, seed,
-    state_dict and scan."""
+    state_dict, scan and residual (stack.py's skips, from the second layer on)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=np.float32, seed=None, state_dict=None, scan="sequential"):
+                 bidirectional=False, dtype=np.float32, seed=None, state_dict=None, scan="sequential",
+                 residual=False):
         super().__init__(MINGRU_KERNEL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, seed, state_dict, scan)
+                         bidirectional, dtype, seed, state_dict, scan, residual)
 
 
 class MinLSTM(MinRNNBase):
@@ -82,6 +79,7 @@ class MinLSTM(MinRNNBase):
     sum to one (equations in minlstm.py). Arguments as MinGRU's."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=np.float32, seed=None, state_dict=None, scan="sequential"):
+                 bidirectional=False, dtype=np.float32, seed=None, state_dict=None, scan="sequential",
+                 residual=False):
         super().__init__(MINLSTM_KERNEL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, seed, state_dict, scan)
+                         bidirectional, dtype, seed, state_dict, scan, residual)

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 
 from ..checks import check_bool, check_float_dtype, check_int, check_state_dict
+from ..layout import constant_init
 
 _grad = threading.local()
 
@@ -32,9 +33,15 @@ def no_grad():
 
 def init_uniform(rng: np.random.Generator, shapes: dict, hidden_size: int) -> dict[str, np.ndarray]:
     """PyTorch's default initialisation of recurrent layers and cells: every array from U(-k, k) with
-    k = 1/√H, drawn from ``rng`` in the order of ``shapes`` {name: shape}. Float64."""
+    k = 1/√H, drawn from ``rng`` in the order of ``shapes`` {name: shape}. Float64. LayerNorm gains and
+    biases (layout.constant_init) start at 1 and 0 instead, without a draw, so the other arrays get the
+    same draws with and without layer_norm."""
     k = 1.0 / math.sqrt(hidden_size)
-    return {name: rng.uniform(-k, k, size=shape) for name, shape in shapes.items()}
+    out = {}
+    for name, shape in shapes.items():
+        value = constant_init(name)
+        out[name] = rng.uniform(-k, k, size=shape) if value is None else np.full(shape, value)
+    return out
 
 
 def dropout_mask(rng: np.random.Generator, shape: tuple, p: float, dtype: np.dtype) -> np.ndarray:

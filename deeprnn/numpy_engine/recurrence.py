@@ -11,10 +11,26 @@ The cells (elman.py, gru.py, lstm.py) only know one step. This loop adds what ma
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .ops import linear
 from .weights import CellKernel, Weights, input_bias, linear_backward
+
+
+class RecurrenceCache(NamedTuple):
+    """What recurrence_backward needs from recurrence_forward."""
+
+    kernel: CellKernel
+    x: np.ndarray  # (T, B, I)
+    states: tuple  # (T+1, B, P) [, (T+1, B, H)]: the initial state, then every step's
+    gx: np.ndarray  # (T, B, G) the gates, as the kernel left them
+    bufs: dict  # the kernel's per-step cache buffers (T, ...)
+    scratch: object  # the kernel's work buffers
+    w: Weights
+    mask: np.ndarray | None  # (T, B, 1)
+    inputs: object  # what kernel.project returned beside gx (None without the hook)
 
 
 def recurrence_forward(kernel: CellKernel, x, state0: tuple, w: Weights, mask=None):
@@ -25,7 +41,11 @@ def recurrence_forward(kernel: CellKernel, x, state0: tuple, w: Weights, mask=No
     T, B, I = x.shape
     G = w.w_ih.shape[0]
     H, P = G // kernel.gate_mult, w.w_hh.shape[1]
-    gx = linear(x.reshape(T * B, I), w.w_ih, input_bias(w, kernel.fold_hh_bias))  # (T·B, G) one GEMM
+    rows = x.reshape(T * B, I)  # (T·B, I)
+    if kernel.project is None:
+        gx, inputs = linear(rows, w.w_ih, input_bias(w, kernel.fold_hh_bias)), None  # (T·B, G) one GEMM
+    else:
+        gx, inputs = kernel.project(rows, w)  # (T·B, G) the cell's own input side (LayerNorm cells)
     gx = gx.reshape(T, B, G)  # (T, B, G) becomes the gates, step by step
     states = tuple(np.empty((T + 1,) + s.shape, x.dtype) for s in state0)  # (T+1, B, P) [, (T+1, B, H)]
     for buf, s0 in zip(states, state0):
@@ -42,7 +62,7 @@ def recurrence_forward(kernel: CellKernel, x, state0: tuple, w: Weights, mask=No
     if mask is not None:
         out = out * mask  # zero past each sequence's length
     final = tuple(s[T] for s in states)
-    return out, final, (kernel, x, states, gx, bufs, scratch, w, mask)
+    return out, final, RecurrenceCache(kernel, x, states, gx, bufs, scratch, w, mask, inputs)
 
 
 def recurrence_backward(d_out, dfinal: tuple, cache):
@@ -50,7 +70,7 @@ def recurrence_backward(d_out, dfinal: tuple, cache):
 
     Returns (dx (T, B, I), dstate0 tuple, gradient Weights).
     """
-    kernel, x, states, gx, bufs, scratch, w, mask = cache
+    kernel, x, states, gx, bufs, scratch, w, mask, _ = cache
     T, B, I = x.shape
     G, P = gx.shape[-1], states[0].shape[-1]
     dhs = d_out * mask if mask is not None else d_out.copy()  # (T, B, P) dL/dh_t, filled in backwards
@@ -58,7 +78,8 @@ def recurrence_backward(d_out, dfinal: tuple, cache):
     drest = [d.copy() for d in dfinal[1:]]  # [(B, H)] dL/dc_t
     drest_prev = [np.empty_like(d) for d in drest]  # [(B, H)] dL/dc_{t-1}; the two swap every step
     dgx = np.empty_like(gx)  # (T, B, G)
-    dgh = dgx if kernel.fold_hh_bias else np.empty_like(gx)  # (T, B, G) RNN/LSTM: the same gradient
+    shared = kernel.fold_hh_bias and kernel.weight_grads is None  # RNN/LSTM: the same gradient
+    dgh = dgx if shared else np.empty_like(gx)  # (T, B, G)
     dh_prev = np.empty((B, P), x.dtype)  # (B, P)
     for t in reversed(range(T)):
         dstate = (dhs[t], *drest)
@@ -76,9 +97,10 @@ def recurrence_backward(d_out, dfinal: tuple, cache):
         if t > 0:
             dhs[t - 1] += dh_prev  # into h_{t-1}, on top of what the output at t-1 sends
     N = T * B
-    dx, g = linear_backward(
-        dgx.reshape(N, G), dgh.reshape(N, G), x.reshape(N, I), states[0][:-1].reshape(N, P), w
-    )
+    if kernel.weight_grads is None:
+        dx, g = linear_backward(dgx.reshape(N, G), dgh.reshape(N, G), x.reshape(N, I), states[0][:-1].reshape(N, P), w)
+    else:
+        dx, g = kernel.weight_grads(dgx.reshape(N, G), dgh.reshape(N, G), cache)
     if w.w_hr is not None:
         g = g._replace(w_hr=dhs.reshape(N, P).T @ bufs["m"].reshape(N, -1))  # (P, H) into W_hr
     return dx.reshape(T, B, I), (dh_prev, *drest), g

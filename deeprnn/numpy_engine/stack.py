@@ -7,6 +7,18 @@ Layer l reads the output of layer l-1 (after dropout, in training mode only, for
 bidirectional layer runs a second recurrence over the reversed sequence (each sequence reversed within
 its own length) and concatenates both outputs: (T, B, D·P). States are indexed layer * D + direction.
 
+Two options beyond torch.nn, for deep stacks (the same in torch_engine/stack.py):
+
+* ``layer_norm=True``: LayerNorm cells (ln_elman.py, ln_gru.py, ln_lstm.py), with extra parameters
+  named in layout.py (``ln_ih_weight_l0`` ...).
+* ``residual=True``: from the second layer on, a layer's output is its recurrence's output plus the
+  layer below's output, y_l = layer_l(drop(y_{l-1})) + y_{l-1} for l >= 1, y_l (T, B, D·P). Layer l >= 1
+  reads D·P features and writes D·P (bidirectional and proj_size included), so the skip is the identity
+  and has no parameters. Dropout (``dropout``) still drops what each layer reads, with the same masks
+  in the same places as without the skips; the skip itself carries y_{l-1} undropped, so the path from
+  the bottom layer to the top is never multiplied by L - 1 dropout masks. The recurrent states h, c
+  (and h_n, c_n) are the cells' own: the skips add to the outputs passed up only.
+
 Beyond torch.nn's arguments: ``dtype``; ``seed`` (an int, or a numpy Generator that initialisation and
 dropout draw from); ``state_dict``, initial parameters instead of U(-1/√H, 1/√H) draws; and
 ``forward(..., weights={name: array})``, which runs one forward (and its backward) with some parameters
@@ -18,38 +30,43 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import check_array, check_choice, check_lengths, describe
-from ..layout import INPUT_GATED, NONLINEARITIES, check_stack_args, param_names, param_shapes
+from ..layout import INPUT_GATED, NONLINEARITIES, check_stack_args, layer_suffix, param_names, param_shapes
 from .elman import RNN_RELU_KERNEL, RNN_TANH_KERNEL
 from .gru import GRU_KERNEL
+from .ln_elman import LN_RNN_RELU_KERNEL, LN_RNN_TANH_KERNEL
+from .ln_gru import LN_GRU_KERNEL
+from .ln_lstm import LN_LSTM_KERNEL
 from .lstm import LSTM_KERNEL
 from .module import Module, dropout_mask, is_grad_enabled
 from .recurrence import recurrence_backward, recurrence_forward
-from .weights import Weights
+from .weights import Weights, cell_grads
 
 
 class RNNBase(Module):
     """Shared by RNN, GRU and LSTM: parameters, the layer and direction loops, dropout, checks."""
 
     def __init__(self, kernel, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, dtype=np.float32, seed=None, state_dict=None):
+                 dropout=0.0, bidirectional=False, proj_size=0, dtype=np.float32, seed=None, state_dict=None,
+                 layer_norm=False, residual=False):
         spec = check_stack_args(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                                proj_size)
+                                proj_size, layer_norm, residual)
         super().__init__(hidden_size, dtype, seed)
         self.kernel, self.spec = kernel, spec
         self.input_size, self.num_layers, self.bias = spec.input_size, spec.num_layers, spec.bias
         self.batch_first, self.dropout, self.bidirectional = spec.batch_first, spec.dropout, spec.bidirectional
         self.proj_size, self.num_directions, self.output_size = spec.proj_size, spec.num_directions, spec.output_size
         self.recurrent = kernel.name not in INPUT_GATED  # False: minGRU/minLSTM, no weight_hh or bias_hh
+        self.layer_norm, self.residual = spec.layer_norm, spec.residual
         self._init_params(param_shapes(spec, kernel.gate_mult, self.recurrent), state_dict)
         self._cache = None
 
     def _weights(self, layer: int, direction: int, replaced: dict) -> Weights:
-        p = [replaced.get(n, self.params[n]) for n in param_names(self.spec, layer, direction, self.recurrent)]
-        b = (p[2], p[3]) if self.bias else (None, None)
-        return Weights(p[0], p[1], *b, p[-1] if self.proj_size else None)
+        names = param_names(self.spec, layer, direction, self.kernel.gate_mult, self.recurrent)
+        sfx = layer_suffix(layer, direction)
+        return Weights.from_cell_params({n[: -len(sfx)]: replaced.get(n, self.params[n]) for n in names})
 
     def _grad_names(self, layer: int, direction: int, g: Weights) -> dict:
-        return dict(zip(param_names(self.spec, layer, direction, self.recurrent), (a for a in g if a is not None)))
+        return {n + layer_suffix(layer, direction): a for n, a in cell_grads(g).items()}
 
     def _layer_forward(self, x, state0, w: Weights, mask):
         """One direction of one layer (recurrence.py's time loop; minrnn.py's cells replace it by a scan)."""
@@ -119,7 +136,7 @@ class RNNBase(Module):
             t = np.arange(T)[:, None]  # (T, 1)
             mask = (t < lens[None, :])[..., None]  # (T, B, 1) True where valid
             rev = np.where(t < lens, lens - 1 - t, t)  # (T, B) time index of each reversed position
-        inp = np.ascontiguousarray(x)  # (T, B, I)
+        inp, below = np.ascontiguousarray(x), None  # (T, B, I); the undropped output of the layer below
         layers, finals = [], []
         for layer in range(self.num_layers):
             outs, caches = [], []
@@ -131,6 +148,7 @@ class RNNBase(Module):
                 caches.append(cache)
                 finals.append(fin)
             out = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)  # (T, B, D·P)
+            out = below = out + below if self.residual and layer > 0 else out  # the skip: y_l = ... + y_{l-1}
             drop = None
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 drop = dropout_mask(self.rng, out.shape, self.dropout, self.dtype)  # (T, B, D·P) inverted dropout
@@ -174,12 +192,11 @@ class RNNBase(Module):
         elif self.batch_first:
             d_out = d_out.transpose(1, 0, 2)  # (T, B, D·P)
         self._cache = None
-        d_inp = d_out
+        d_inp, skip = d_out, None
         dstate0 = [[None] * (self.num_layers * D) for _ in range(self.kernel.n_states)]
         for layer in reversed(range(self.num_layers)):
             caches, drop = layers[layer]
-            if drop is not None:
-                d_inp = d_inp * drop  # into the undropped output of this layer
+            d_inp = _output_grad(d_inp, drop, skip)  # into the undropped output of this layer
             dx = None
             for d in range(D):
                 i = layer * D + d
@@ -191,6 +208,7 @@ class RNNBase(Module):
                 for k, s in enumerate(ds0):
                     dstate0[k][i] = s
                 self._accumulate(self._grad_names(layer, d, g))
+            skip = d_inp if self.residual and layer > 0 else None  # y_l = ... + y_{l-1}: straight into y_{l-1}
             d_inp = dx  # (T, B, ·) into the input of this layer
         dstate0 = tuple(np.stack(s) for s in dstate0)  # (L·D, B, ·)
         if unbatched:
@@ -201,7 +219,8 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
-        defaults = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False, proj_size=0)
+        defaults = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
+                        layer_norm=False, residual=False)
         for k, v in defaults.items():
             if getattr(self, k) != v:
                 s += f", {k}={getattr(self, k)}"
@@ -209,6 +228,14 @@ class RNNBase(Module):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def _output_grad(d_read, drop, skip):
+    """dL/dy_l, the gradient of a layer's (undropped) output: from what the layer above read, through the
+    dropout mask ``drop``, plus with residual ``skip``, the gradient of the layer above's output (None:
+    no dropout, no skip)."""
+    d = d_read if drop is None else d_read * drop
+    return d if skip is None else d + skip
 
 
 def _reverse(a, rev):
@@ -223,11 +250,12 @@ class RNN(RNNBase):
     Arguments and defaults follow torch.nn.RNN (plus dtype, seed and state_dict: see the module docstring)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, state_dict=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, state_dict=None,
+                 layer_norm=False, residual=False):
         self.nonlinearity = check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
-        kernel = RNN_TANH_KERNEL if nonlinearity == "tanh" else RNN_RELU_KERNEL
-        super().__init__(kernel, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, dtype, seed, state_dict)
+        kernels = (LN_RNN_TANH_KERNEL, LN_RNN_RELU_KERNEL) if layer_norm else (RNN_TANH_KERNEL, RNN_RELU_KERNEL)
+        super().__init__(kernels[nonlinearity == "relu"], input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, 0, dtype, seed, state_dict, layer_norm, residual)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -238,9 +266,9 @@ class GRU(RNNBase):
     """GRU with PyTorch's gate order r, z, n (equations in gru.py). Arguments follow torch.nn.GRU."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=np.float32, seed=None, state_dict=None):
-        super().__init__(GRU_KERNEL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, dtype, seed, state_dict)
+                 bidirectional=False, dtype=np.float32, seed=None, state_dict=None, layer_norm=False, residual=False):
+        super().__init__(LN_GRU_KERNEL if layer_norm else GRU_KERNEL, input_size, hidden_size, num_layers, bias,
+                         batch_first, dropout, bidirectional, 0, dtype, seed, state_dict, layer_norm, residual)
 
 
 class LSTM(RNNBase):
@@ -248,6 +276,7 @@ class LSTM(RNNBase):
     Arguments follow torch.nn.LSTM."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, proj_size=0, dtype=np.float32, seed=None, state_dict=None):
-        super().__init__(LSTM_KERNEL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, dtype, seed, state_dict)
+                 bidirectional=False, proj_size=0, dtype=np.float32, seed=None, state_dict=None, layer_norm=False,
+                 residual=False):
+        super().__init__(LN_LSTM_KERNEL if layer_norm else LSTM_KERNEL, input_size, hidden_size, num_layers, bias,
+                         batch_first, dropout, bidirectional, proj_size, dtype, seed, state_dict, layer_norm, residual)

@@ -18,20 +18,22 @@ class Weights(NamedTuple):
     b_ih: np.ndarray | None  # (G,) or None when bias=False
     b_hh: np.ndarray | None  # (G,) or None when bias=False
     w_hr: np.ndarray | None = None  # (P, H)  LSTM projection, only when proj_size > 0
+    gamma_ih: np.ndarray | None = None  # (G,)  layer_norm: gain of LN(x W_ihᵀ) (ln_*.py)
+    gamma_hh: np.ndarray | None = None  # (G,)  layer_norm: gain of LN(h W_hhᵀ)
+    gamma_c: np.ndarray | None = None  # (H,)  layer_norm, LSTM: gain of LN(c_t)
+    beta_c: np.ndarray | None = None  # (H,)  layer_norm, LSTM with bias: shift of LN(c_t)
 
     @classmethod
     def from_cell_params(cls, params: dict) -> "Weights":
-        """Build from a dict with torch.nn.*Cell names: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr."""
-        return cls(
-            params["weight_ih"],
-            params["weight_hh"],
-            params.get("bias_ih"),
-            params.get("bias_hh"),
-            params.get("weight_hr"),
-        )
+        """Build from a dict with torch.nn.*Cell names (weight_ih, weight_hh, bias_ih, bias_hh, weight_hr;
+        a stack layer's names without their _l{k} suffix), plus the LayerNorm ones (ln_ih_weight ...)."""
+        return cls(params["weight_ih"], *(params.get(n) for n in PARAM_NAMES[1:]))
 
 
-_CELL_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+# Weights' fields by parameter name (torch.nn.*Cell's, then layout.py's LayerNorm names), in field order
+PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr",
+               "ln_ih_weight", "ln_hh_weight", "ln_c_weight", "ln_c_bias")
+_CELL_KEYS = PARAM_NAMES[:5]  # what the plain cells' step functions take
 
 
 def step_weights(params, mult: int, x, h, c=None) -> Weights:
@@ -115,6 +117,13 @@ class CellKernel(NamedTuple):
     ``gates_t`` (its ``gx_t`` as the forward left it), it writes the gradients of the input
     pre-activations ``dgx_t``, of the recurrent pre-activations ``dgh_t`` (the same array unless the cell
     is a GRU) and the state gradients ``dprev`` flowing into step t-1.
+
+    Two optional hooks, for cells whose input side is more than x W_ihᵀ + b (the LayerNorm cells,
+    ln_*.py): ``project(x (N, I), w) -> (gx (N, G), inputs)`` replaces the one input GEMM of all N = T·B
+    rows, and ``weight_grads(dgx, dgh, cache) -> (dx (N, I), gradient Weights)`` replaces
+    ``linear_backward`` after the backward loop (``cache``: recurrence.RecurrenceCache, whose ``inputs``
+    is what ``project`` returned). With ``weight_grads``, ``dgh_t`` is always its own array: the
+    gradient of the recurrent GEMM's output h_{t-1} W_hhᵀ.
     """
 
     name: str  # torch.nn.RNNBase's mode name: "RNN_TANH", "RNN_RELU", "GRU", "LSTM"
@@ -124,6 +133,8 @@ class CellKernel(NamedTuple):
     alloc: Callable  # (T, B, H, P, dtype, proj) -> (dict of (T, ...) cache buffers or None, scratch)
     forward: Callable  # (gx_t, prev, w, cache_t, new, scratch) -> None
     backward: Callable  # (dstate, prev, new, gates_t, cache_t, w, dgx_t, dgh_t, dprev, scratch) -> None
+    project: Callable | None = None  # (x (N, I), w) -> (gx (N, G), inputs); None: x W_ihᵀ + input_bias
+    weight_grads: Callable | None = None  # (dgx, dgh, RecurrenceCache) -> (dx (N, I), Weights); None: linear_backward
 
 
 def linear_backward(
@@ -147,6 +158,5 @@ def linear_backward(
 
 
 def cell_grads(g: Weights) -> dict:
-    """Weights of gradients -> dict with torch.nn.*Cell names (skipping absent ones)."""
-    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
-    return {n: a for n, a in zip(names, g) if a is not None}
+    """Weights of gradients -> dict with the names of PARAM_NAMES (skipping absent ones)."""
+    return {n: a for n, a in zip(PARAM_NAMES, g) if a is not None}

@@ -31,6 +31,12 @@ def gru_core(gx, h, w_hh, b_hh=None):
     gh = h @ w_hh.T  # (B, G) one recurrent matmul for all three gates
     if b_hh is not None:
         gh = gh + b_hh
+    return gru_gates(gx, gh, h)
+
+
+def gru_gates(gx, gh, h):
+    """The gates and the update of one step, from both halves gx, gh (B, G) and h (B, H) = h_{t-1}
+    (shared with ln_gru.py). Returns h_t (B, H)."""
     gx_r, gx_z, gx_n = gx.chunk(3, dim=-1)  # (B, H) each
     gh_r, gh_z, gh_n = gh.chunk(3, dim=-1)  # (B, H) each
     r = torch.sigmoid(gx_r + gh_r)  # reset gate

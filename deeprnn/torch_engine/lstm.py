@@ -30,15 +30,21 @@ def lstm_core(gx, h, c, w_hh, b_hh=None, w_hr=None):
     a = gx + h @ w_hh.T  # (B, G) one recurrent matmul for all four gates
     if b_hh is not None:
         a = a + b_hh
+    o, c_next = lstm_gates(a, c)
+    m = o * torch.tanh(c_next)  # (B, H) m_t
+    h_next = m if w_hr is None else m @ w_hr.T  # (B, P) h_t
+    return h_next, c_next
+
+
+def lstm_gates(a, c):
+    """The gates and the cell update of one step (shared with ln_lstm.py): a (B, G) = a_t, c (B, H) =
+    c_{t-1}. Returns (o_t, c_t), both (B, H)."""
     a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)  # (B, H) each
     i = torch.sigmoid(a_i)  # input gate
     f = torch.sigmoid(a_f)  # forget gate
     g = torch.tanh(a_g)  # candidate cell
     o = torch.sigmoid(a_o)  # output gate
-    c_next = f * c + i * g  # (B, H) c_t
-    m = o * torch.tanh(c_next)  # (B, H) m_t
-    h_next = m if w_hr is None else m @ w_hr.T  # (B, P) h_t
-    return h_next, c_next
+    return o, f * c + i * g  # (B, H) c_t
 
 
 def lstm_step(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):

@@ -59,10 +59,10 @@ class MinRNNBase(RNNBase):
     """Shared by MinGRU and MinLSTM: stack.RNNBase with gated_recurrence in every layer."""
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, device=None, dtype=None, scan="auto"):
+                 dropout=0.0, bidirectional=False, device=None, dtype=None, scan="auto", residual=False):
         scan = check_choice("scan", scan, SCANS)
         super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         0, device, dtype)
+                         0, device, dtype, False, residual)
         self.scan = scan
 
     def reset_parameters(self) -> None:
@@ -81,18 +81,19 @@ class MinRNNBase(RNNBase):
 
 class MinGRU(MinRNNBase):
     """minGRU (Feng et al. 2024; equations in mingru.py). Arguments follow torch.nn.GRU (no proj_size),
-    plus ``scan``: "auto" (parallel on a GPU, sequential on a CPU), "sequential" or "parallel"."""
+    plus ``scan``: "auto" (parallel on a GPU, sequential on a CPU), "sequential" or "parallel", and
+    ``residual`` (stack.py's skips, from the second layer on)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, device=None, dtype=None, scan="auto"):
+                 bidirectional=False, device=None, dtype=None, scan="auto", residual=False):
         super().__init__("MinGRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device, dtype, scan)
+                         bidirectional, device, dtype, scan, residual)
 
 
 class MinLSTM(MinRNNBase):
     """minLSTM (Feng et al. 2024; equations in minlstm.py). Arguments as MinGRU's."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, device=None, dtype=None, scan="auto"):
+                 bidirectional=False, device=None, dtype=None, scan="auto", residual=False):
         super().__init__("MinLSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device, dtype, scan)
+                         bidirectional, device, dtype, scan, residual)

@@ -20,6 +20,10 @@ from ..layout import GATE_MULT, INPUT_GATED
 from . import require_torch
 from .elman import rnn_core
 from .gru import gru_core
+from .layernorm import ln_input
+from .ln_elman import ln_rnn_core
+from .ln_gru import ln_gru_core
+from .ln_lstm import ln_lstm_core
 from .lstm import lstm_core
 
 torch = require_torch()
@@ -35,12 +39,19 @@ class Weights(NamedTuple):
     b_ih: Optional["torch.Tensor"] = None  # (G,) or None when bias=False
     b_hh: Optional["torch.Tensor"] = None  # (G,) or None when bias=False
     w_hr: Optional["torch.Tensor"] = None  # (P, H)  LSTM projection, only when proj_size > 0
+    gamma_ih: Optional["torch.Tensor"] = None  # (G,)  layer_norm: gain of N(x W_ihᵀ) (ln_*.py)
+    gamma_hh: Optional["torch.Tensor"] = None  # (G,)  layer_norm: gain of N(h W_hhᵀ)
+    gamma_c: Optional["torch.Tensor"] = None  # (H,)  layer_norm, LSTM: gain of N(c_t)
+    beta_c: Optional["torch.Tensor"] = None  # (H,)  layer_norm, LSTM with bias: shift of N(c_t)
 
 
 def core_step(mode: str, w: Weights) -> Callable:
     """The core step of a built-in cell with its recurrent weights bound: step(gx_t, state) -> new state,
-    where gx_t (B, G) = x_t W_ihᵀ + b_ih and a state is a tuple (h,) or, for LSTM, (h, c)."""
+    where gx_t (B, G) = x_t W_ihᵀ + b_ih and a state is a tuple (h,) or, for LSTM, (h, c). With LayerNorm
+    weights (``w.gamma_hh`` set), the LayerNorm cell's step (ln_*.py)."""
     check_choice("mode", mode, tuple(m for m in MODES if m not in INPUT_GATED))  # minGRU/minLSTM: minrnn.py
+    if w.gamma_hh is not None:
+        return _ln_core_step(mode, w)
     if mode == "LSTM":
         def step(gx, state):
             return lstm_core(gx, state[0], state[1], w.w_hh, w.b_hh, w.w_hr)
@@ -52,6 +63,21 @@ def core_step(mode: str, w: Weights) -> Callable:
 
         def step(gx, state):
             return (rnn_core(gx, state[0], w.w_hh, w.b_hh, nonlinearity),)
+    return step
+
+
+def _ln_core_step(mode: str, w: Weights) -> Callable:
+    if mode == "LSTM":
+        def step(gx, state):
+            return ln_lstm_core(gx, state[0], state[1], w.w_hh, w.gamma_hh, w.gamma_c, w.b_hh, w.beta_c, w.w_hr)
+    elif mode == "GRU":
+        def step(gx, state):
+            return (ln_gru_core(gx, state[0], w.w_hh, w.gamma_hh, w.b_hh),)
+    else:
+        nonlinearity = "relu" if mode == "RNN_RELU" else "tanh"
+
+        def step(gx, state):
+            return (ln_rnn_core(gx, state[0], w.w_hh, w.gamma_hh, w.b_hh, nonlinearity),)
     return step
 
 
@@ -78,6 +104,8 @@ def recurrence(mode: str, x, state0: tuple, w: Weights, mask=None):
     w: that direction's Weights, mask (T, B, 1) bool or None.
 
     Returns (out (T, B, P), final state tuple)."""
+    if w.gamma_ih is not None:  # LayerNorm cells: γ_ih ⊙ N(x W_ihᵀ) + b_ih, all T steps at once
+        return time_loop(core_step(mode, w), ln_input(x, w.w_ih, w.gamma_ih, w.b_ih), state0, mask)
     gx = x @ w.w_ih.T  # (T, B, G) the input projection of all T steps: one matmul
     if w.b_ih is not None:
         gx = gx + w.b_ih

@@ -10,6 +10,10 @@ length) and concatenates both outputs: (T, B, D·P). States are indexed layer * 
 Constructor arguments, parameter names, shapes and initialisation follow torch.nn.RNN/GRU/LSTM, so
 ``load_state_dict`` works both ways with torch.nn modules and with the NumPy engine's state_dicts
 (as tensors). Instead of a PackedSequence, pass the padded batch and ``lengths``.
+
+Beyond torch.nn, as in the NumPy engine (numpy_engine/stack.py says exactly what they do):
+``layer_norm=True`` (LayerNorm cells, ln_*.py; extra parameters named in layout.py, gains from 1 and
+shifts from 0) and ``residual=True`` (y_l = layer_l(drop(y_{l-1})) + y_{l-1} for l >= 1).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import math
 import numpy as np
 
 from ..checks import check_choice, check_lengths, check_shape, describe
-from ..layout import INPUT_GATED, NONLINEARITIES, check_stack_args, mode_name, param_shapes
+from ..layout import INPUT_GATED, NONLINEARITIES, check_stack_args, constant_init, mode_name, param_shapes
 from . import require_torch
 from .recurrence import GATE_MULT, MODES, Weights, recurrence
 
@@ -43,22 +47,28 @@ def check_tensor(name: str, x, dtype, shape: tuple, alt_shape: tuple | None = No
 
 def init_uniform(module: "nn.Module") -> None:
     """torch.nn's default initialisation of recurrent layers and cells: every parameter from U(-k, k)
-    with k = 1/√H (H = module.hidden_size), drawn from torch's generator. The mirror of
-    ``numpy_engine.module.init_uniform``."""
+    with k = 1/√H (H = module.hidden_size), drawn from torch's generator; LayerNorm gains and shifts
+    (layout.constant_init) from 1 and 0. The mirror of ``numpy_engine.module.init_uniform``."""
     k = 1.0 / math.sqrt(module.hidden_size)
-    for p in module.parameters():
-        nn.init.uniform_(p, -k, k)
+    for name, p in module.named_parameters():
+        value = constant_init(name)
+        if value is None:
+            nn.init.uniform_(p, -k, k)
+        else:
+            nn.init.constant_(p, value)
 
 
 class RNNBase(nn.Module):
     """Shared by RNN, GRU and LSTM: parameters, the layer and direction loops, dropout, checks."""
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None, layer_norm=False,
+                 residual=False):
         super().__init__()
         self.mode = check_choice("mode", mode, MODES)
         self.spec = spec = check_stack_args(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                                            bidirectional, proj_size)
+                                            bidirectional, proj_size, layer_norm, residual)
+        self.layer_norm, self.residual = spec.layer_norm, spec.residual
         self.input_size, self.hidden_size, self.num_layers = spec.input_size, spec.hidden_size, spec.num_layers
         self.bias, self.batch_first, self.dropout = spec.bias, spec.batch_first, spec.dropout
         self.bidirectional, self.proj_size, self.num_directions = spec.bidirectional, spec.proj_size, spec.num_directions
@@ -75,7 +85,8 @@ class RNNBase(nn.Module):
     def _weights(self, layer: int, direction: int) -> Weights:
         sfx = _suffix(layer, direction)
         get = lambda name: getattr(self, name + sfx, None)  # noqa: E731
-        return Weights(get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr"))
+        return Weights(get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr"),
+                       get("ln_ih_weight"), get("ln_hh_weight"), get("ln_c_weight"), get("ln_c_bias"))
 
     def _recurrence(self, x, state0, w: Weights, mask):
         """One direction of one layer (recurrence.py's time loop; minrnn.py's cells replace it by a scan)."""
@@ -122,7 +133,7 @@ class RNNBase(nn.Module):
             t = torch.arange(T, device=x.device)[:, None]  # (T, 1)
             mask = (t < lens)[..., None]  # (T, B, 1) True where valid
             rev = torch.where(t < lens, lens - 1 - t, t)  # (T, B) time index of each reversed position
-        inp, finals = x, []
+        inp, finals, below = x, [], None  # below: the undropped output of the layer below
         for layer in range(self.num_layers):
             outs = []
             for d in range(self.num_directions):
@@ -132,6 +143,7 @@ class RNNBase(nn.Module):
                 outs.append(out if d == 0 else _reverse(out, rev))
                 finals.append(final)
             inp = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)  # (T, B, D·P)
+            inp = below = inp + below if self.residual and layer > 0 else inp  # the skip: y_l = ... + y_{l-1}
             if self.dropout > 0 and layer < self.num_layers - 1:  # between layers, training mode only
                 inp = F.dropout(inp, self.dropout, self.training)
         h_n = tuple(torch.stack([f[k] for f in finals]) for k in range(self.n_states))  # (L·D, B, ·)
@@ -143,7 +155,8 @@ class RNNBase(nn.Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
-        defaults = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False, proj_size=0)
+        defaults = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
+                        layer_norm=False, residual=False)
         for k, v in defaults.items():
             if getattr(self, k) != v:
                 s += f", {k}={getattr(self, k)}"
@@ -166,10 +179,11 @@ class RNN(RNNBase):
     Arguments and defaults follow torch.nn.RNN."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None, layer_norm=False,
+                 residual=False):
         check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
         super().__init__(mode_name("rnn", nonlinearity), input_size, hidden_size, num_layers, bias,
-                         batch_first, dropout, bidirectional, 0, device, dtype)
+                         batch_first, dropout, bidirectional, 0, device, dtype, layer_norm, residual)
         self.nonlinearity = nonlinearity
 
     def extra_repr(self) -> str:
@@ -180,9 +194,9 @@ class GRU(RNNBase):
     """GRU with PyTorch's gate order r, z, n (equations in gru.py). Arguments follow torch.nn.GRU."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, device=None, dtype=None):
+                 bidirectional=False, device=None, dtype=None, layer_norm=False, residual=False):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, device, dtype)
+                         bidirectional, 0, device, dtype, layer_norm, residual)
 
 
 class LSTM(RNNBase):
@@ -190,6 +204,6 @@ class LSTM(RNNBase):
     Arguments follow torch.nn.LSTM."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, proj_size=0, device=None, dtype=None):
+                 bidirectional=False, proj_size=0, device=None, dtype=None, layer_norm=False, residual=False):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, device, dtype)
+                         bidirectional, proj_size, device, dtype, layer_norm, residual)

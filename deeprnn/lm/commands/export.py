@@ -26,7 +26,7 @@ def add_arguments(p):
 def run(args) -> int:
     from ...layout import CELL_CLASSES, INPUT_GATED
     from ..checkpoint import load_model, write_safetensors
-    from ..engines.base import rnn_params
+    from ..engines.base import rnn_params, stack_options
     from ..requirements import require
     from ..runs import read_config
 
@@ -40,10 +40,16 @@ def run(args) -> int:
     tensors, meta = load_model(args.run, "last" if args.last else "best")
     if not args.all:
         tensors = rnn_params(tensors)
-    info = {"cell": cfg.model.cell, "num_layers": str(cfg.model.num_layers), "hidden_size": str(cfg.model.hidden_size)}
+    options = stack_options(cfg.model)  # layer_norm, residual: deeprnn's scratch stack, not torch.nn's
+    info = {"cell": cfg.model.cell, "num_layers": str(cfg.model.num_layers), "hidden_size": str(cfg.model.hidden_size),
+            **{k: "true" for k in options}}
     write_safetensors(out, tensors, info)
     kind = CELL_CLASSES[cfg.model.cell]
-    kind = f"deeprnn.torch_engine.minrnn.{kind}" if kind in INPUT_GATED else f"torch.nn.{kind}"
-    print(f"wrote {args.out}: {len(tensors)} tensors ({'whole model' if args.all else f'{kind} state_dict'}, "
+    args_ = f"({', '.join(f'{k}=True' for k in options)})" if options else ""
+    if kind in INPUT_GATED:
+        module = f"deeprnn.torch_engine.minrnn.{kind}{args_}"
+    else:
+        module = f"deeprnn.torch_engine.stack.{kind}{args_}" if options else f"torch.nn.{kind}"
+    print(f"wrote {args.out}: {len(tensors)} tensors ({'whole model' if args.all else f'{module} state_dict'}, "
           f"{meta.get('which', 'best')} weights)")
     return 0

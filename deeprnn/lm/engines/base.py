@@ -140,7 +140,7 @@ class LMEngine(ABC):
 def param_shapes(model: ModelConfig, vocab_size: int) -> dict[str, tuple]:
     """Canonical parameter names and shapes, in order."""
     V, E, H = vocab_size, model.embedding_dim, model.hidden_size
-    spec = check_stack_args(E or V, H, model.num_layers)
+    spec = check_stack_args(E or V, H, model.num_layers, layer_norm=model.layer_norm)
     shapes = {"embedding.weight": (V, E)} if E else {}
     mode = mode_name(model.cell)
     shapes.update({f"rnn.{k}": v for k, v in layout_shapes(spec, GATE_MULT[mode], mode not in INPUT_GATED).items()})
@@ -150,7 +150,8 @@ def param_shapes(model: ModelConfig, vocab_size: int) -> dict[str, tuple]:
 
 def init_params(model: ModelConfig, vocab_size: int, seed: int) -> dict[str, np.ndarray]:
     """Initial parameters (float64), the same for every engine given the seed: PyTorch's defaults,
-    N(0, 1) for the embedding and U(-1/√fan, 1/√fan) for the RNN (fan = H) and the head (fan = H).
+    N(0, 1) for the embedding and U(-1/√fan, 1/√fan) for the RNN (fan = H) and the head (fan = H);
+    LayerNorm gains 1 and shifts 0 (init_uniform skips their draws, so the rest is as without them).
     minGRU and minLSTM, whose layers are the paper's nn.Linear maps of x_t, take torch.nn.Linear's
     default instead: fan = I_k, the layer's input size (E, then H), for weight_ih_l{k} and bias_ih_l{k}."""
     rng = np.random.default_rng([seed, 0x1417])
@@ -170,10 +171,17 @@ def rnn_params(params: dict) -> dict:
     return {k[len(RNN_PREFIX):]: v for k, v in params.items() if k.startswith(RNN_PREFIX)}
 
 
+def stack_options(model: ModelConfig) -> dict:
+    """The stack options of deeprnn's own that the config turns on ({"layer_norm": True, ...}); torch.nn's
+    fused modules have none of them, so the torch engine uses its scratch stack when this is not empty."""
+    return {k: True for k in ("layer_norm", "residual") if getattr(model, k)}
+
+
 def build_rnn(classes, model: ModelConfig, input_size: int, **kwargs):
-    """The model's recurrent stack from ``classes`` (a namespace holding RNN, GRU and LSTM: torch.nn or
-    deeprnn.numpy_engine), with the config's sizes; ``kwargs`` go to the constructor."""
+    """The model's recurrent stack from ``classes`` (a namespace holding RNN, GRU and LSTM: torch.nn,
+    deeprnn.numpy_engine or deeprnn.torch_engine.stack), with the config's sizes and stack options;
+    ``kwargs`` go to the constructor."""
     cls = getattr(classes, CELL_CLASSES[model.cell])
     if model.cell == "rnn":
         kwargs["nonlinearity"] = model.nonlinearity
-    return cls(input_size, model.hidden_size, num_layers=model.num_layers, **kwargs)
+    return cls(input_size, model.hidden_size, num_layers=model.num_layers, **stack_options(model), **kwargs)

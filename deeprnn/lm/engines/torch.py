@@ -1,6 +1,8 @@
 """The language model on the PyTorch engine: the same model as engines/numpy.py, on torch's fused
 ``nn.LSTM/GRU/RNN`` kernels, with torch.optim and, under torchrun, DistributedDataParallel
-(process groups: deeprnn/torch_engine/distributed.py).
+(process groups: deeprnn/torch_engine/distributed.py). With ``model.layer_norm`` or ``model.residual``,
+which torch.nn's fused modules do not have, the stack is deeprnn/torch_engine/stack.py's (autograd over
+a Python time loop: slower, the same parameter names).
 
 Parameter and optimizer-buffer names are the canonical ones of engines/base.py, so a checkpoint from
 either engine loads in the other (tests/test_torch_engine.py checks logits, perplexity and resume).
@@ -20,7 +22,8 @@ from ...errors import ConfigError
 from ...layout import CELL_CLASSES
 from ...numpy_engine.optim import parse_state_dict
 from ...torch_engine import distributed, minrnn, require_torch
-from .base import LMEngine, build_rnn, param_shapes
+from ...torch_engine import stack as scratch
+from .base import LMEngine, build_rnn, param_shapes, stack_options
 
 torch = require_torch()
 nn, F = torch.nn, torch.nn.functional
@@ -47,6 +50,15 @@ def _join(device_kind: str) -> "distributed.World":
     return distributed.init(device_kind)
 
 
+def rnn_classes(model):
+    """Where the model's recurrent stack comes from: torch.nn (fused kernels); the scratch stack when the
+    config turns on one of deeprnn's own options (layer_norm, residual); minrnn for minGRU and minLSTM,
+    which torch.nn lacks (with residual too)."""
+    if not hasattr(nn, CELL_CLASSES[model.cell]):
+        return minrnn
+    return scratch if stack_options(model) else nn
+
+
 class LMModule(nn.Module):
     """embedding (or one-hot) -> nn.LSTM/GRU/RNN -> dropout -> linear head; names as engines/base.py."""
 
@@ -55,8 +67,7 @@ class LMModule(nn.Module):
         self.V, self.one_hot = vocab_size, not model.embedding_dim
         if model.embedding_dim:
             self.embedding = nn.Embedding(vocab_size, model.embedding_dim)
-        classes = nn if hasattr(nn, CELL_CLASSES[model.cell]) else minrnn  # minGRU/minLSTM: torch.nn has none
-        self.rnn = build_rnn(classes, model, model.embedding_dim or vocab_size, dropout=model.dropout)
+        self.rnn = build_rnn(rnn_classes(model), model, model.embedding_dim or vocab_size, dropout=model.dropout)
         self.drop_in = nn.Dropout(model.input_dropout)
         self.drop = nn.Dropout(model.output_dropout)
         self.head = nn.Linear(model.hidden_size, vocab_size)
