@@ -98,7 +98,7 @@ def test_early_stopping_after_patience_evaluations(corpus, tmp_path):
 
 def test_time_budget_stops_early(corpus, tmp_path, capsys):
     t0 = time.perf_counter()
-    code, out, err = cli(capsys, "train", *TINY_FLAGS, "--corpus", corpus, "--time-budget", "1",
+    code, out, err = cli(capsys, "train", *TINY_FLAGS, "--corpus", corpus, "--time-budget", "1", "--no-fit-budget",
                          "--max-steps", "1000000", "--eval-every", "100000", "--out", tmp_path / "run", "--json")
     assert code == 0, err
     assert time.perf_counter() - t0 < 30

@@ -73,7 +73,8 @@ class TrainConfig:
     step_size: int = 1000  # step decay: steps between decays
     gamma: float = 0.5  # step decay: factor
     max_steps: int = 2000  # training stops here (the cosine schedule ends here)
-    time_budget: float = 0.0  # seconds per invocation (a resume starts afresh), 0 = none; schedule not rescaled
+    time_budget: float = 0.0  # seconds per invocation (a resume starts afresh), 0 = none
+    fit_budget: bool = True  # with a time budget: time the first steps, then fit max_steps to it (lm/budget.py)
     ema: float = 0.0  # evaluate and keep an exponential moving average of the weights with this decay; 0 = off
     eval_every: int = 200  # steps between validation runs (and checkpoints)
     save_every: int = 0  # steps between checkpoints without validation, besides those at validations; 0 = off
@@ -107,7 +108,7 @@ class RunConfig:
 
 
 # Train settings that may change when a run is resumed: how long and how it goes on, never what it is.
-RESUMABLE = {"engine", "device", "distributed", "max_steps", "time_budget", "eval_every", "patience", "threads",
+RESUMABLE = {"engine", "device", "distributed", "max_steps", "time_budget", "fit_budget", "eval_every", "patience", "threads",
              "eval_streams", "max_bad_steps", "allow_large_model", "save_every", "save_every_seconds", "log_every"}
 # Data settings that may point at the same text in a new place (the corpus checksum is checked).
 MOVABLE = {("data", "corpus"), ("data", "val_corpus")}

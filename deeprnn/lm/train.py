@@ -12,6 +12,7 @@ for the whole training (lm/lock.py).
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from .memory import check_memory
 from .meter import StepMeter
 from .progress import log_line, progress_bar
 from .runs import check_corpus, check_corpus_present, fitting_config, portable_corpus, read_run_config, write_config
+from .budget import GRACE, BudgetPlanner, describe_fit
 from .schedule import learning_rate
 from .signals import graceful_stop
 from .threads import LoadProbe, resolve_threads, using_threads
@@ -56,13 +58,14 @@ class Progress:
     bad_evals: int = 0  # evaluations in a row without improvement (early stopping)
     skipped: int = 0  # steps skipped by the NaN/Inf guard, in total
     ema_updates: int = 0  # updates of the weight average (train.ema)
+    planned_steps: int = 0  # max_steps fitted to the time budget (lm/budget.py), kept by a resume; 0 = not fitted
     stop_reason: str = ""
 
 
 class Trainer:
     def __init__(self, cfg: RunConfig, run_dir, *, resume: bool = False, overwrite: bool = False,
                  progress_bar: bool = True, log=None):
-        self.cfg, self.run = cfg, Path(run_dir)
+        self.cfg, self.run = copy.deepcopy(cfg), Path(run_dir)  # fitting a time budget changes max_steps
         self.progress_bar = progress_bar
         self._log = log or log_line
         self._stop = ""  # why a stop was requested ("interrupted", "terminated"); "" = none
@@ -203,6 +206,8 @@ class Trainer:
                 batch = next(batches)
                 self._train_step(batch)
                 self._measure(batch.x.size, time.perf_counter() - started)
+                if self._planner is not None:
+                    self._fit_to_budget(bar, batch.x.size)
                 self._show_progress(bar, batch.x.size)
                 if self._log_due():
                     self._metric({"step": self.prog.step, **self._training_row()})
@@ -216,7 +221,8 @@ class Trainer:
             bar.close()
             self._finish_session(last_eval)
         if not self.prog.stop_reason:
-            self.prog.stop_reason = f"max_steps={t.max_steps} reached"
+            fitted = " (fitted to the time budget)" if self.prog.planned_steps else ""
+            self.prog.stop_reason = f"max_steps={t.max_steps} reached{fitted}"
         return self.summary()
 
     def _start_session(self) -> None:
@@ -224,6 +230,11 @@ class Trainer:
         self._t0, self._base_seconds, self._start_step = time.perf_counter(), self.prog.seconds, self.prog.step
         self._window, self._bad_in_row, self._meter = _Window(), 0, StepMeter(t)
         self._last_plot, self._plotted_step = -math.inf, None
+        self._planner = None
+        if self.prog.planned_steps:  # fitted by an earlier session: keep it, so the schedule stays exact
+            t.max_steps = self.prog.planned_steps
+        elif t.time_budget and t.fit_budget and self.prog.step < t.max_steps:
+            self._planner = BudgetPlanner(t.time_budget)
         self.threads, threads_note = resolve_threads(t.threads, self._probe, self._recorded_threads)
         self.log(f"[train] {self.data.describe()} | {self.engine.name} engine, {self.cfg.model.cell.upper()} "
                  f"{self.cfg.model.num_layers}x{self.cfg.model.hidden_size}, {self.num_parameters():,} parameters, "
@@ -235,7 +246,8 @@ class Trainer:
         """Whether the time budget is spent or a stop was requested (Ctrl-C), on any process: every
         process stops at the same step."""
         t = self.cfg.train
-        over_budget = bool(t.time_budget) and time.perf_counter() - self._t0 >= t.time_budget
+        budget = t.time_budget * (GRACE if self.prog.planned_steps else 1.0)  # fitted: its steps stop it
+        over_budget = bool(t.time_budget) and time.perf_counter() - self._t0 >= budget
         if not self.engine.any_rank(over_budget or bool(self._stop)):
             return False
         self.prog.stop_reason = (f"time budget of {t.time_budget:g} s reached" if over_budget
@@ -281,7 +293,23 @@ class Trainer:
     def _measure(self, tokens: int, seconds: float) -> None:
         """The step's time and gradient norm into the meter (lm/meter.py)."""
         self.prog.train_seconds += seconds
+        if self._planner is not None:
+            self._planner.add(seconds)
         self._meter.add(tokens, seconds, self._norm)
+
+    def _fit_to_budget(self, bar, batch_tokens: int) -> None:
+        """Once the first steps are timed, fix max_steps to what fits in the time budget (lm/budget.py),
+        the same on every process, and record it at once with a checkpoint."""
+        t, elapsed = self.cfg.train, time.perf_counter() - self._t0
+        if not self.engine.any_rank(self._planner.ready(elapsed)):
+            return
+        planned = self._planner.fit(self.prog.step, elapsed, t.max_steps, batch_tokens,
+                                    len(self.data.split("val")), t.eval_every)
+        planned = min(self.engine.gather(planned))
+        self.log(describe_fit(planned, t.max_steps, self._planner.step_seconds, t.time_budget))
+        self.prog.planned_steps, t.max_steps, self._planner = planned, planned, None
+        bar.total = planned
+        self.save()
 
     def _show_progress(self, bar, batch_tokens: int) -> None:
         last = self._window.last

@@ -31,8 +31,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             if f.name in LIST_ITEMS:
                 kw["type"], kw["nargs"] = LIST_ITEMS[f.name]
             elif isinstance(default, bool):
-                kw.update(action="store_const", const=True)
-                group.add_argument(*flags, **kw, help=f"{about} (default off)".lstrip())
+                kw.update(action=argparse.BooleanOptionalAction)  # --flag and --no-flag
+                group.add_argument(*flags, **kw, help=f"{about} (default {'on' if default else 'off'})".lstrip())
                 continue
             else:
                 kw["type"] = type(default)

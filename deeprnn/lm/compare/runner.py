@@ -167,7 +167,7 @@ def finished(run: Path, cfg: RunConfig) -> bool:
     SIGTERM, a kill or a crash leave it unfinished)."""
     p = _progress(run)
     reason = p.get("stop_reason", "")
-    if p.get("step", 0) >= cfg.train.max_steps:
+    if p.get("step", 0) >= (p.get("planned_steps") or cfg.train.max_steps):  # planned: fitted to its time budget
         return True
     return bool(reason) and reason not in STOP_EXIT_CODES and not reason.startswith("max_steps")
 
