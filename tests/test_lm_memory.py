@@ -22,6 +22,8 @@ assert no_plots  # a fixture, imported for pytestmark
 @pytest.mark.parametrize("model", [
     {"cell": "lstm", "num_layers": 2, "hidden_size": 128, "embedding_dim": 32},
     {"cell": "rnn", "num_layers": 2, "hidden_size": 192, "embedding_dim": 0},  # one-hot input
+    {"cell": "lstm", "num_layers": 3, "hidden_size": 128, "embedding_dim": 32, "layer_norm": True, "residual": True},
+    {"cell": "gru", "num_layers": 2, "hidden_size": 128, "embedding_dim": 32, "layer_norm": True},
 ])
 def test_the_estimate_is_within_the_documented_factor_of_the_measured_peak(tmp_path, model):
     corpus = write_corpus(tmp_path, 12000)
@@ -39,10 +41,11 @@ def test_the_estimate_is_within_the_documented_factor_of_the_measured_peak(tmp_p
     assert 0.5 <= peak / need.total <= 1.5, (peak, need)  # the module docstring: measured 0.61 to 0.95
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("cell, layer_norm", [("lstm", False), ("gru", False), ("rnn", False), ("mingru", False),
+                                               ("minlstm", False), ("lstm", True), ("gru", True), ("rnn", True)])
 @pytest.mark.parametrize("E, L", [(0, 1), (7, 1), (7, 3)])
-def test_the_closed_form_parameter_count_is_the_engines(cell, E, L):
-    m = ModelConfig(cell=cell, embedding_dim=E, num_layers=L, hidden_size=5)
+def test_the_closed_form_parameter_count_is_the_engines(cell, E, L, layer_norm):
+    m = ModelConfig(cell=cell, embedding_dim=E, num_layers=L, hidden_size=5, layer_norm=layer_norm)
     assert memory.parameter_count(m, 11) == sum(math.prod(s) for s in param_shapes(m, 11).values())
 
 

@@ -11,7 +11,8 @@ validation split; max(B, 256)·T with the d2l protocol), gate width G (4H LSTM, 
     weights         s·P·(2 + k + a)          parameters, gradients, optimizer buffers, weight average
     checkpoint      s·P·(2 + k)              the copies one checkpoint writes (weights, buffers, best weights)
     cache           C = L·c + I_0            the forward caches kept for BPTT, per target: c = G + 3H (LSTM),
-                                             2G + H (GRU), G + H (RNN); I_0 = E, or V for one-hot input
+                                             2G + H (GRU), G + H (RNN), plus 2G + 2H with layer_norm and
+                                             H with residual; I_0 = E, or V for one-hot input
     training step   s·N·(C + G' + H + max(I_0, H) + 3V + 2H) + s·(P + 3·P_max)
                                              the caches, one layer's backward (G' = 2G for GRU, else G),
                                              the head (logits, softmax, its gradient) and the weight-gradient
@@ -80,6 +81,9 @@ def parameter_count(model: ModelConfig, vocab_size: int) -> int:
         first, other = G * (E or V) + G, G * H + G
     else:
         first, other = G * (E or V) + G * H + 2 * G, 2 * G * H + 2 * G  # W_ih, W_hh, b_ih, b_hh of a layer
+    if model.layer_norm:  # γ_ih, γ_hh (G each), and for LSTM γ_c, β_c (H each): layout.py
+        ln = 2 * G + (2 * H if model.cell == "lstm" else 0)
+        first, other = first + ln, other + ln
     return V * E + first + (L - 1) * other + V * H + V
 
 
@@ -99,6 +103,9 @@ def estimate(model: ModelConfig, train: TrainConfig, vocab_size: int, eval_targe
     k = OPTIMIZER_BUFFERS.get(train.optimizer, 1 if train.momentum else 0)
     a = 1 if train.ema else 0
     g, h = CACHE[model.cell]
+    if model.layer_norm:  # the normalised x W_ihᵀ and h W_hhᵀ (and for LSTM N(c_t), LN(c_t)) with their statistics
+        g, h = g + 2, h + 2
+    h += 1 if model.residual else 0  # y_l + y_{l-1}: one more (T, B, H) per layer
     cache = L * (g * G + h * H) + I0  # forward caches of all layers, and the first layer's input
     backward = (2 * G if model.cell == "gru" else G) + H + max(I0, H)  # one layer at a time, the widest input
     N = train.num_steps * train.batch_size
