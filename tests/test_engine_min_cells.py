@@ -199,6 +199,8 @@ LAYER_CONFIGS = {  # name -> (constructor kwargs, T, B, lengths, h0 sign)
     "batch1_hidden1_T1": (dict(num_layers=2, H=1, I=1), 1, 1, None, 1),
     "zero_h0": (dict(num_layers=2), 3, 2, None, None),
     "unbatched": (dict(num_layers=2, H=2), 3, None, None, 0),
+    "residual_dropout": (dict(num_layers=3, H=2, dropout=0.4, residual=True), 3, 2, None, 1),
+    "residual_bidirectional_lengths": (dict(num_layers=2, H=2, bidirectional=True, residual=True), 4, 3, [4, 1, 2], 0),
 }
 
 

@@ -63,6 +63,17 @@ def test_the_cells_are_config_choices_and_weight_drop_is_refused(corpus, tmp_pat
         merge(RunConfig(), {"model": {"cell": "mingru", "weight_drop": 0.5}}, "test")
 
 
+def test_residual_stacks_min_cells_and_layer_norm_is_refused(corpus, tmp_path, capsys):
+    code, out, err = cli(capsys, "train", *TINY_FLAGS, "--corpus", corpus, "--out", tmp_path / "run", "--cell",
+                         "mingru", "--layers", 2, "--residual", "--max-steps", 2, "--eval-every", 2, "--json")
+    assert code == 0, err
+    assert read_config(tmp_path / "run").model.residual and json.loads(out)["steps"] == 2
+    code, out, err = cli(capsys, "train", *TINY_FLAGS, "--corpus", corpus, "--out", tmp_path / "ln", "--cell",
+                         "minlstm", "--layer-norm")
+    assert code == 2 and err.strip().count("\n") == 0
+    assert "expected model.layer_norm = false for cell='minlstm'" in err
+
+
 def test_init_params_follows_torch_linear_for_the_min_cells_only():
     E, H, V = 16, 64, 30
     for cell, mult in (("mingru", 2), ("minlstm", 3)):

@@ -23,6 +23,8 @@ CONFIGS = {  # name -> (constructor kwargs, T, B, lengths)
     "no_bias_batch_first": (dict(num_layers=2, bias=False, batch_first=True), 4, 2, None),
     "batch1_hidden1_T1": (dict(num_layers=2, hidden_size=1), 1, 1, None),
     "unbatched": (dict(num_layers=1), 4, None, None),
+    "residual": (dict(num_layers=3, residual=True), 5, 3, None),
+    "residual_bidirectional_lengths": (dict(num_layers=2, bidirectional=True, residual=True), 5, 3, [5, 2, 3]),
 }
 
 
