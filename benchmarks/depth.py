@@ -54,7 +54,7 @@ def base_config(args, layers: int, variant: str) -> RunConfig:
         "train": {"engine": args.engine, "batch_size": args.batch, "num_steps": args.seq, "optimizer": "adamw",
                   "lr": args.lr, "weight_decay": 0.01, "schedule": "cosine", "warmup_steps": 50,
                   "threads": args.threads, "seed": args.seed, "eval_streams": 16,
-                  "time_budget": 60.0 * args.minutes * args.wall_factor},
+                  "time_budget": 60.0 * args.minutes * args.wall_factor, "fit_budget": False},  # planned here
     }, "benchmarks/depth.py")
     return cfg
 

@@ -84,7 +84,8 @@ def main():
         budget = 60 * args.minutes
         steps = max(args.evals, int(rate * (budget - (args.evals + 1) * eval_seconds) * MARGIN))
         merge(cfg, {"train": {"max_steps": steps, "eval_every": max(1, steps // args.evals),
-                              "warmup_steps": min(100, steps // 10), "time_budget": budget}}, "budget")
+                              "warmup_steps": min(100, steps // 10), "time_budget": budget,
+                              "fit_budget": False}}, "budget")  # planned here
         trainer = Trainer(cfg, run, overwrite=True, progress_bar=False, log=lambda m: None)
         summary = trainer.fit()
         curve = [(r["step"], r["seconds"], r["val_loss"]) for r in

@@ -6,7 +6,11 @@
     dx, (dh0, dc0) = lstm.backward(d_out)
 """
 
-from .numpy_engine import (
+from .blas_core import prefer_native_kernels
+
+prefer_native_kernels()  # before NumPy loads OpenBLAS: see blas_core.py
+
+from .numpy_engine import (  # noqa: E402
     GRU, LSTM, RNN, GRUCell, LSTMCell, MinGRU, MinLSTM, RNNCell, is_grad_enabled, no_grad, set_num_threads,
 )
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import blas_core
 from ..errors import DeeprnnError
 from . import checkpoint as ck
 from .average import WeightAverage
@@ -238,7 +239,7 @@ class Trainer:
         self.threads, threads_note = resolve_threads(t.threads, self._probe, self._recorded_threads)
         self.log(f"[train] {self.data.describe()} | {self.engine.name} engine, {self.cfg.model.cell.upper()} "
                  f"{self.cfg.model.num_layers}x{self.cfg.model.hidden_size}, {self.num_parameters():,} parameters, "
-                 f"{threads_note}")
+                 f"{threads_note}" + (f", {blas_core.note()}" if blas_core.note() else ""))
         if self.prog.step >= t.max_steps:
             self.log(f"[train] already at step {self.prog.step} of max_steps={t.max_steps}; nothing to do")
 
