@@ -1,0 +1,110 @@
+"""The stack's ``record`` hooks: forward gives each layer's h_t, backward the total dL/dh_t reaching each
+h_t of each layer, equal to torch autograd's ``retain_grad`` on every h_t of a torch reference (float64)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deeprnn.numpy_engine as ne
+
+torch = pytest.importorskip("torch")
+
+from deeprnn.torch_engine.layernorm import ln_input  # noqa: E402
+from deeprnn.torch_engine.mingru import mingru_coefficients  # noqa: E402
+from deeprnn.torch_engine.recurrence import Weights, core_step  # noqa: E402
+
+MODES = {"rnn_tanh": ("RNN_TANH", ne.RNN, {}), "rnn_relu": ("RNN_RELU", ne.RNN, {"nonlinearity": "relu"}),
+         "gru": ("GRU", ne.GRU, {}), "lstm": ("LSTM", ne.LSTM, {}), "mingru": ("MinGRU", ne.MinGRU, {}),
+         "ln_gru": ("GRU", ne.GRU, {"layer_norm": True}), "ln_lstm": ("LSTM", ne.LSTM, {"layer_norm": True}),
+         "residual_rnn": ("RNN_TANH", ne.RNN, {"residual": True})}
+FIELDS = {"weight_ih": "w_ih", "weight_hh": "w_hh", "bias_ih": "b_ih", "bias_hh": "b_hh", "ln_ih_weight": "gamma_ih",
+          "ln_hh_weight": "gamma_hh", "ln_c_weight": "gamma_c", "ln_c_bias": "beta_c"}
+
+
+def torch_reference(mode: str, params: dict, x, L: int, R, Rfinal, residual: bool):
+    """A torch stack written step by step: loss = Σ R ⊙ out + Σ Rfinal ⊙ h_n; returns h_t.grad of every
+    layer (L, T, B, H) and every layer's h_t (L, T, B, H)."""
+    inp, below, grads, values = torch.tensor(x, requires_grad=True), None, [], []
+    hs_all, finals = [], []
+    for layer in range(L):
+        p = {FIELDS[k[:-3]]: torch.tensor(v) for k, v in params.items() if k.endswith(f"_l{layer}")}
+        w = Weights(**{"w_hh": None, **p})  # minGRU: no W_hh
+        H = p["b_ih"].shape[0] // {"LSTM": 4, "GRU": 3, "MinGRU": 2}.get(mode, 1)
+        B = x.shape[1]
+        state = (torch.zeros(B, H, dtype=torch.float64),) * (2 if mode == "LSTM" else 1)
+        if mode == "MinGRU":
+            a, b = mingru_coefficients(inp @ w.w_ih.T + w.b_ih)  # (T, B, H)
+        else:
+            gx = ln_input(inp, w.w_ih, w.gamma_ih, w.b_ih) if w.gamma_ih is not None else inp @ w.w_ih.T + w.b_ih
+            step = core_step(mode, w)
+        hs = []
+        for t in range(x.shape[0]):
+            state = (a[t] * state[0] + b[t],) if mode == "MinGRU" else step(gx[t], state)
+            state[0].retain_grad()
+            hs.append(state[0])
+        out = torch.stack(hs)  # (T, B, H)
+        hs_all.append(hs)
+        finals.append(state[0])
+        out = out + below if residual and layer > 0 else out
+        below = inp = out
+    loss = (torch.tensor(R) * inp).sum() + sum((torch.tensor(r) * f).sum() for r, f in zip(Rfinal, finals))
+    loss.backward()
+    for hs in hs_all:
+        grads.append(torch.stack([h.grad for h in hs]).numpy())
+        values.append(torch.stack([h.detach() for h in hs]).numpy())
+    return np.stack(grads), np.stack(values)
+
+
+@pytest.mark.filterwarnings("ignore:layer_norm with hidden_size=1", "ignore:residual=True has no effect")
+@pytest.mark.parametrize("name", sorted(MODES))
+@pytest.mark.parametrize("T, B, H, L", [(5, 3, 4, 3), (1, 1, 1, 2), (4, 1, 2, 1), (1, 2, 3, 1)])
+def test_recorded_state_gradients_equal_torch_retain_grad(name, T, B, H, L):
+    mode, cls, kw = MODES[name]
+    rng = np.random.default_rng([T, B, H, L])
+    I = 3
+    rnn = cls(I, H, num_layers=L, dtype=np.float64, seed=1, **kw)
+    for k, v in rnn.params.items():  # gains away from 1, so the LayerNorm terms are all exercised
+        v[...] = rng.uniform(-0.9, 0.9, v.shape) + (1.0 if k.startswith("ln_") and "weight" in k else 0.0)
+    x = rng.standard_normal((T, B, I))
+    R, Rfinal = rng.standard_normal((T, B, H)), rng.standard_normal((L, B, H))
+    outs, dhs = {}, {}
+    out, _ = rnn(x, record=lambda layer, d, h: outs.__setitem__((layer, d), h.copy()))
+    hx = (Rfinal, np.zeros_like(Rfinal)) if mode == "LSTM" else Rfinal
+    rnn.backward(R, hx, record=lambda layer, d, dh: dhs.__setitem__((layer, d), dh))
+    want_grads, want_values = torch_reference(mode, rnn.params, x, L, R, Rfinal, kw.get("residual", False))
+    assert sorted(dhs) == sorted(outs) == [(layer, 0) for layer in range(L)]
+    for layer in range(L):
+        np.testing.assert_allclose(outs[layer, 0], want_values[layer], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(dhs[layer, 0], want_grads[layer], rtol=1e-9, atol=1e-12)
+        norms = np.linalg.norm(dhs[layer, 0].reshape(T, -1), axis=1)  # (T,) what diagnose draws
+        np.testing.assert_allclose(norms, np.linalg.norm(want_grads[layer].reshape(T, -1), axis=1), rtol=1e-9)
+
+
+def test_a_bidirectional_layer_records_both_directions_in_input_time_order():
+    rng = np.random.default_rng(0)
+    rnn = ne.GRU(2, 3, num_layers=1, bidirectional=True, dtype=np.float64, seed=0)
+    x = rng.standard_normal((4, 2, 2))
+    outs, dhs = {}, {}
+    out, _ = rnn(x, record=lambda layer, d, h: outs.__setitem__((layer, d), h.copy()))
+    np.testing.assert_array_equal(np.concatenate([outs[0, 0], outs[0, 1]], axis=-1), out)
+    R = rng.standard_normal(out.shape)
+    rnn.backward(R, record=lambda layer, d, dh: dhs.__setitem__((layer, d), dh))
+    # the reverse direction's final state is at t = 0 in input order: only the output at t = 0 reaches it
+    np.testing.assert_allclose(dhs[0, 1][0], R[0, :, 3:])
+    assert not np.allclose(dhs[0, 1][-1], R[-1, :, 3:])  # its first step also feeds the steps after it
+    np.testing.assert_allclose(dhs[0, 0][-1], R[-1, :, :3])
+
+
+def test_without_record_nothing_changes():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 2, 2))
+    a, b = (ne.LSTM(2, 3, num_layers=2, dtype=np.float64, seed=5) for _ in range(2))
+    ya, _ = a(x)
+    yb, _ = b(x, record=lambda *args: None)
+    np.testing.assert_array_equal(ya, yb)
+    da, _ = a.backward(np.ones_like(ya))
+    db, _ = b.backward(np.ones_like(yb), record=lambda *args: None)
+    np.testing.assert_array_equal(da, db)
+    for k in a.grads:
+        np.testing.assert_array_equal(a.grads[k], b.grads[k])
