@@ -139,6 +139,7 @@ class RNNBase(Module):
             t = np.arange(T)[:, None]  # (T, 1)
             mask = (t < lens[None, :])[..., None]  # (T, B, 1) True where valid
             rev = np.where(t < lens, lens - 1 - t, t)  # (T, B) time index of each reversed position
+        seen = record or _ignore
         inp, below = np.ascontiguousarray(x), None  # (T, B, I); the undropped output of the layer below
         layers, finals = [], []
         for layer in range(self.num_layers):
@@ -148,8 +149,7 @@ class RNNBase(Module):
                 xin = inp if d == 0 else _reverse(inp, rev)
                 out, fin, cache = self._layer_forward(xin, s0, self._weights(layer, d, replaced), mask)
                 outs.append(out if d == 0 else _reverse(out, rev))
-                if record is not None:
-                    record(layer, d, outs[-1])
+                seen(layer, d, outs[-1])
                 caches.append(cache)
                 finals.append(fin)
             out = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)  # (T, B, D·P)
@@ -245,6 +245,10 @@ def _output_grad(d_read, drop, skip):
     no dropout, no skip)."""
     d = d_read if drop is None else d_read * drop
     return d if skip is None else d + skip
+
+
+def _ignore(*args) -> None:
+    """No record hook."""
 
 
 def _recorder(record, layer: int, direction: int, rev):
