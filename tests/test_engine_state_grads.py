@@ -8,52 +8,12 @@ import pytest
 
 import deeprnn.numpy_engine as ne
 
-torch = pytest.importorskip("torch")
-
-from deeprnn.torch_engine.layernorm import ln_input  # noqa: E402
-from deeprnn.torch_engine.mingru import mingru_coefficients  # noqa: E402
-from deeprnn.torch_engine.recurrence import Weights, core_step  # noqa: E402
+from stack_reference import torch, torch_stack_grads
 
 MODES = {"rnn_tanh": ("RNN_TANH", ne.RNN, {}), "rnn_relu": ("RNN_RELU", ne.RNN, {"nonlinearity": "relu"}),
          "gru": ("GRU", ne.GRU, {}), "lstm": ("LSTM", ne.LSTM, {}), "mingru": ("MinGRU", ne.MinGRU, {}),
          "ln_gru": ("GRU", ne.GRU, {"layer_norm": True}), "ln_lstm": ("LSTM", ne.LSTM, {"layer_norm": True}),
          "residual_rnn": ("RNN_TANH", ne.RNN, {"residual": True})}
-FIELDS = {"weight_ih": "w_ih", "weight_hh": "w_hh", "bias_ih": "b_ih", "bias_hh": "b_hh", "ln_ih_weight": "gamma_ih",
-          "ln_hh_weight": "gamma_hh", "ln_c_weight": "gamma_c", "ln_c_bias": "beta_c"}
-
-
-def torch_reference(mode: str, params: dict, x, L: int, R, Rfinal, residual: bool):
-    """A torch stack written step by step: loss = Σ R ⊙ out + Σ Rfinal ⊙ h_n; returns h_t.grad of every
-    layer (L, T, B, H) and every layer's h_t (L, T, B, H)."""
-    inp, below, grads, values = torch.tensor(x, requires_grad=True), None, [], []
-    hs_all, finals = [], []
-    for layer in range(L):
-        p = {FIELDS[k[:-3]]: torch.tensor(v) for k, v in params.items() if k.endswith(f"_l{layer}")}
-        w = Weights(**{"w_hh": None, **p})  # minGRU: no W_hh
-        H = p["b_ih"].shape[0] // {"LSTM": 4, "GRU": 3, "MinGRU": 2}.get(mode, 1)
-        B = x.shape[1]
-        state = (torch.zeros(B, H, dtype=torch.float64),) * (2 if mode == "LSTM" else 1)
-        if mode == "MinGRU":
-            a, b = mingru_coefficients(inp @ w.w_ih.T + w.b_ih)  # (T, B, H)
-        else:
-            gx = ln_input(inp, w.w_ih, w.gamma_ih, w.b_ih) if w.gamma_ih is not None else inp @ w.w_ih.T + w.b_ih
-            step = core_step(mode, w)
-        hs = []
-        for t in range(x.shape[0]):
-            state = (a[t] * state[0] + b[t],) if mode == "MinGRU" else step(gx[t], state)
-            state[0].retain_grad()
-            hs.append(state[0])
-        out = torch.stack(hs)  # (T, B, H)
-        hs_all.append(hs)
-        finals.append(state[0])
-        out = out + below if residual and layer > 0 else out
-        below = inp = out
-    loss = (torch.tensor(R) * inp).sum() + sum((torch.tensor(r) * f).sum() for r, f in zip(Rfinal, finals))
-    loss.backward()
-    for hs in hs_all:
-        grads.append(torch.stack([h.grad for h in hs]).numpy())
-        values.append(torch.stack([h.detach() for h in hs]).numpy())
-    return np.stack(grads), np.stack(values)
 
 
 @pytest.mark.filterwarnings("ignore:layer_norm with hidden_size=1", "ignore:residual=True has no effect")
@@ -72,7 +32,10 @@ def test_recorded_state_gradients_equal_torch_retain_grad(name, T, B, H, L):
     out, _ = rnn(x, record=lambda layer, d, h: outs.__setitem__((layer, d), h.copy()))
     hx = (Rfinal, np.zeros_like(Rfinal)) if mode == "LSTM" else Rfinal
     rnn.backward(R, hx, record=lambda layer, d, dh: dhs.__setitem__((layer, d), dh))
-    want_grads, want_values = torch_reference(mode, rnn.params, x, L, R, Rfinal, kw.get("residual", False))
+    def loss_fn(out, finals):  # Σ R ⊙ out + Σ Rfinal ⊙ h_n
+        return (torch.tensor(R) * out).sum() + sum((torch.tensor(r) * f).sum() for r, f in zip(Rfinal, finals))
+
+    want_grads, want_values = torch_stack_grads(mode, rnn.params, x, L, loss_fn, kw.get("residual", False))
     assert sorted(dhs) == sorted(outs) == [(layer, 0) for layer in range(L)]
     for layer in range(L):
         np.testing.assert_allclose(outs[layer, 0], want_values[layer], rtol=1e-10, atol=1e-12)

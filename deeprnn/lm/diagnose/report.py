@@ -73,7 +73,8 @@ def as_text(s: dict) -> str:
              f"loss on these batches: {_num(s['loss'], '.4f')} nats/token (perplexity {_num(s['ppl'], '.3f')}); "
              + s["baselines_line"]]
     if s.get("val_loss") is not None:
-        lines.append(f"validation loss of these weights: {s['val_loss']:.4f} (perplexity {math.exp(s['val_loss']):.3f})")
+        v = s["val_loss"]
+        lines.append(f"validation loss of these weights: {v:.4f} nats/token (perplexity {math.exp(v):.3f})")
     flow = s["gradient_flow"]
     T = len(flow["mean_loss"][0])
     shown = sorted({round(i * (T - 1) / (COLUMNS - 1)) for i in range(COLUMNS)}) if T > COLUMNS else list(range(T))

@@ -2,7 +2,8 @@
 reason and the flag to try. The rules, checked in this order:
 
     exploding   a gradient is not finite, or the last step's gradient grows going back: somewhere in
-                (layer, time) it is more than GROWTH times the one leaving the loss (top layer, last step)
+                (layer, time) it is more than GROWTH times the one leaving the loss (top layer, last step);
+                or the mean loss's gradient reaching the first layer is more than GROWTH times the last's
     saturated   some layer has more than SATURATED of its tanh outputs at |y| > 0.99, or of its sigmoid
                 gates below 0.01 or above 0.99, or of its relu units dead
     vanishing   the mean loss's gradient reaching the first layer is below DEPTH of the one reaching the
@@ -55,8 +56,9 @@ def judge(m: Measurement, model: ModelConfig, train: TrainConfig, notes: list | 
     r, notes = ratios(m), list(notes or [])
     sigmas = [s for layer in m.layers for s in layer.sigma_max.values()]
     finite = np.isfinite(m.flow_mean).all() and np.isfinite(m.flow_last).all() and math.isfinite(m.grad_norm)
-    if not finite or r["growth"] > GROWTH:
-        return Verdict("exploding", _exploding_reason(m, r, finite, train, sigmas), _exploding_flag(train, sigmas), notes)
+    if not finite or r["growth"] > GROWTH or r["depth"] > GROWTH:
+        reason = _exploding_reason(m, r, finite, train, sigmas)
+        return Verdict("exploding", reason, _exploding_flag(train, sigmas), notes)
     sat = _saturation(m)
     if sat is not None:
         return Verdict("saturated", sat, "--layer-norm" if not model.layer_norm else f"--lr {train.lr / 10:g}", notes)
@@ -103,7 +105,8 @@ def _exploding_reason(m: Measurement, r: dict, finite: bool, train: TrainConfig,
         what = "a gradient is not finite (inf or nan)"
     else:
         what = (f"the gradient reaching layer 1 at t=0 is {r['reach']:.1e} times the one leaving the loss "
-                f"(the largest is {r['growth']:.1e} times)")
+                f"(the largest is {r['growth']:.1e} times; layer 1 gets {r['depth']:.1e} times layer "
+                f"{len(m.layers)}'s)")
     parts = [what, f"global gradient norm {m.grad_norm:.2g} ({clip})"]
     if sigmas:
         parts.append(f"W_hh largest singular values {min(sigmas):.2g} to {max(sigmas):.2g}")
