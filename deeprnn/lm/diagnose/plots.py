@@ -1,6 +1,6 @@
-"""gradient_flow.png: ‖∂L/∂h_t⁽ˡ⁾‖ as two heatmaps, layer × time, on a log colour scale (matplotlib):
-for the mean loss over all steps, and for the loss of the last step alone. Zeros and non-finite values
-are left blank (grey)."""
+"""gradient_flow.png: ‖∂L/∂h_t⁽ˡ⁾‖ as two heatmaps, layer × time, on log colour scales (matplotlib), each
+with its own: for the mean loss over all steps, and for the loss of the last step alone. Zeros and
+non-finite values are left blank (grey)."""
 
 from __future__ import annotations
 
@@ -23,19 +23,19 @@ def plot_flow(flow_mean: np.ndarray, flow_last: np.ndarray, out_dir, title: str)
     from ..checkpoint import atomic_write
 
     maps = [np.where(np.isfinite(a) & (a > 0), a, np.nan) for a in (flow_mean, flow_last)]  # (L, T) each
-    shown = np.concatenate([a[np.isfinite(a)] for a in maps])
-    lo, hi = (shown.min(), shown.max()) if shown.size else (1e-12, 1.0)
     L, T = flow_mean.shape
-    fig, axes = plt.subplots(1, 2, figsize=(10, 2.2 + 0.4 * L), dpi=90, sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 2.2 + 0.4 * L), dpi=90, sharey=True, layout="constrained")
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.8")
     for ax, a, name in zip(axes, maps, ("mean loss over all steps", "loss of the last step alone")):
+        shown = a[np.isfinite(a)]
+        lo, hi = (shown.min(), shown.max()) if shown.size else (1e-12, 1.0)
         im = ax.imshow(a, aspect="auto", origin="lower", cmap=cmap, norm=LogNorm(lo, max(hi, lo * 10)),
                        extent=(-0.5, T - 0.5, 0.5, L + 0.5), interpolation="nearest")
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("time step t")
+        fig.colorbar(im, ax=ax, label="‖∂L/∂h_t‖ (its own scale)")
     axes[0].set_ylabel("layer")
     axes[0].set_yticks(range(1, L + 1))
-    fig.colorbar(im, ax=list(axes), label="‖∂L/∂h_t‖")
     fig.suptitle(title, fontsize=10)
     out = Path(out_dir) / FLOW_PNG
     Path(out_dir).mkdir(parents=True, exist_ok=True)
