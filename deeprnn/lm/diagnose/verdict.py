@@ -61,7 +61,7 @@ def judge(m: Measurement, model: ModelConfig, train: TrainConfig, notes: list | 
         return Verdict("exploding", reason, _exploding_flag(train, sigmas), notes)
     sat = _saturation(m)
     if sat is not None:
-        return Verdict("saturated", sat, "--layer-norm" if not model.layer_norm else f"--lr {train.lr / 10:g}", notes)
+        return Verdict("saturated", sat, _saturated_flag(model, train), notes)
     if r["depth"] < DEPTH or r["reach"] < REACH:
         return Verdict("vanishing", _vanishing_reason(m, r, model, sigmas), _vanishing_flag(model, sigmas), notes)
     return Verdict("healthy", f"the first layer gets {r['depth']:.2g} of the last layer's gradient and the last "
@@ -119,6 +119,12 @@ def _exploding_flag(train: TrainConfig, sigmas: list) -> str:
     if sigmas and max(sigmas) > 2:
         return "--init torch"
     return f"--lr {train.lr / 10:g}"
+
+
+def _saturated_flag(model: ModelConfig, train: TrainConfig) -> str:
+    if getattr(model, "init", "torch") != "torch":  # model.init, when this deeprnn has it
+        return "--init torch"
+    return "--layer-norm" if not model.layer_norm else f"--lr {train.lr / 10:g}"
 
 
 def _saturation(m: Measurement) -> str | None:
