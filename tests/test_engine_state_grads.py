@@ -71,3 +71,21 @@ def test_without_record_nothing_changes():
     np.testing.assert_array_equal(da, db)
     for k in a.grads:
         np.testing.assert_array_equal(a.grads[k], b.grads[k])
+
+
+def test_with_lengths_a_finished_sequence_records_zeros_and_its_own_gradient():
+    """Past its length a row's dh is 0; up to it, what that row alone (T = its length) records."""
+    rng = np.random.default_rng(2)
+    rnn = ne.GRU(2, 3, num_layers=2, dtype=np.float64, seed=4)
+    x, R = rng.standard_normal((4, 2, 2)), rng.standard_normal((4, 2, 3))
+    dhx = rng.standard_normal((2, 2, 3))
+    rnn(x, lengths=np.array([4, 2]))
+    masked: dict = {}
+    rnn.backward(R, dhx, record=lambda layer, d, dh: masked.__setitem__(layer, dh))
+    rnn(x[:2, 1:2])  # the second row alone, over its two steps
+    alone: dict = {}
+    rnn.backward(np.ascontiguousarray(R[:2, 1:2]), np.ascontiguousarray(dhx[:, 1:2]),
+                 record=lambda layer, d, dh: alone.__setitem__(layer, dh))
+    for layer in range(2):
+        np.testing.assert_array_equal(masked[layer][2:, 1], 0)
+        np.testing.assert_allclose(masked[layer][:2, 1], alone[layer][:, 0], rtol=1e-12, atol=1e-15)

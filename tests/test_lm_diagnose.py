@@ -269,3 +269,19 @@ def test_diagnose_refuses_steps_and_settings_for_a_run_folder(tmp_path, capsys):
 def test_diagnose_is_listed_in_help(capsys):
     code, out, _ = cli(capsys, "--help")
     assert code == 0 and "diagnose" in out
+
+
+@pytest.mark.parametrize("model", [{"cell": "lstm", "embedding_dim": 5}, {"cell": "gru", "layer_norm": True},
+                                   {"cell": "mingru"}, {"cell": "minlstm", "residual": True},
+                                   {"cell": "rnn", "nonlinearity": "relu"}])
+def test_every_cell_is_measured(tmp_path, model):
+    r = diagnose(small_target(tmp_path, model={"num_layers": 2, "hidden_size": 6, **model}), batches=1)
+    assert r["verdict"] in ("healthy", "vanishing", "exploding", "saturated")
+    layer = r["layers"][0]
+    assert layer["hidden_rms"] > 0 and len(r["gradient_flow"]["mean_loss"]) == 2
+    recurrent = model["cell"] in ("rnn", "gru", "lstm")
+    assert bool(layer["sigma_max_w_hh"]) == recurrent
+    measured_gates = model["cell"] in ("lstm", "mingru", "minlstm") or (model["cell"] == "gru" and not
+                                                                         model.get("layer_norm"))
+    assert (layer["sigmoid_saturated"] is not None) == measured_gates
+    assert (layer["dead_relu"] is not None) == (model.get("nonlinearity") == "relu")
