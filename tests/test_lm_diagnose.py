@@ -14,6 +14,7 @@ from deeprnn.lm.data import prepare_data
 from deeprnn.lm.diagnose import diagnose
 from deeprnn.lm.diagnose.gates import layer_gates
 from deeprnn.lm.diagnose.measure import measure
+from deeprnn.lm.diagnose.report import as_text
 from deeprnn.lm.diagnose.target import Target
 from deeprnn.lm.engines import make_engine
 from deeprnn.lm.engines.base import init_params, rnn_params
@@ -171,6 +172,7 @@ def test_an_overflowing_model_is_exploding_in_valid_json(tmp_path):
     assert r["verdict"] == "exploding"
     text = json.dumps(r, allow_nan=False)  # no NaN or Infinity tokens
     assert json.loads(text)["verdict"] == "exploding"
+    assert "verdict: exploding: " in as_text(r)  # the readable report copes with the nulls
 
 
 def test_large_biases_saturate(tmp_path):

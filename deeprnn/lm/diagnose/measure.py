@@ -15,6 +15,7 @@ evaluation mode (no dropout), each batch from a zero state:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -156,7 +157,7 @@ def _layer_stats(model: ModelConfig, params: dict, sums: _Sums, layer: int) -> L
     if w_hh is not None:
         names = GATE_NAMES[model.cell]
         for name, block in zip(names, np.split(w_hh, len(names), axis=0)):  # (H, H) each
-            sigma[name] = float(np.linalg.norm(block, 2))
+            sigma[name] = float(np.linalg.norm(block, 2)) if np.isfinite(block).all() else math.nan
     frac = {k: (v[layer][0] / v[layer][1] if v[layer][1] else None) for k, v in sums.sat.items()}
     alive = sums.alive[layer]
     return LayerStats(sigma, float(np.sqrt(sums.sq[layer] / sums.count[layer])), frac["tanh"], frac["sigmoid"],

@@ -91,9 +91,9 @@ def as_text(s: dict) -> str:
         p = layer["params"]
         i = layer["layer"] - 1
         w_ih, w_hh = p.get(f"rnn.weight_ih_l{i}", {}), p.get(f"rnn.weight_hh_l{i}", {})
-        sig = " ".join(f"{k}={v:.2g}" for k, v in layer["sigma_max_w_hh"].items()) or "-"
+        sig = " ".join(f"{k}={'-' if v is None else format(v, '.2g')}" for k, v in layer["sigma_max_w_hh"].items())
         lines.append(f"{layer['layer']:<6} {_g(layer['hidden_rms']):<8} {_pct(layer['tanh_saturated']):<12} "
-                     f"{_pct(layer['sigmoid_saturated']):<20}{_pct(layer['dead_relu']):<10} {sig:<23} "
+                     f"{_pct(layer['sigmoid_saturated']):<20}{_pct(layer['dead_relu']):<10} {sig or '-':<23} "
                      f"{_g(w_ih.get('grad_norm')):<8} {_g(w_hh.get('grad_norm')):<8} "
                      f"{_g(w_ih.get('update_ratio'))}, {_g(w_hh.get('update_ratio'))}")
     others = ", ".join(f"{k} {_g(p['grad_norm'])}" for k, p in s["other_params"].items())

@@ -54,7 +54,7 @@ def ratios(m: Measurement) -> dict:
 
 def judge(m: Measurement, model: ModelConfig, train: TrainConfig, notes: list | None = None) -> Verdict:
     r, notes = ratios(m), list(notes or [])
-    sigmas = [s for layer in m.layers for s in layer.sigma_max.values()]
+    sigmas = [s for layer in m.layers for s in layer.sigma_max.values() if math.isfinite(s)]
     finite = np.isfinite(m.flow_mean).all() and np.isfinite(m.flow_last).all() and math.isfinite(m.grad_norm)
     if not finite or r["growth"] > GROWTH or r["depth"] > GROWTH:
         reason = _exploding_reason(m, r, finite, train, sigmas)
