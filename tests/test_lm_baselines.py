@@ -39,6 +39,8 @@ def test_unigram_of_a_single_symbol_text():
     p = unigram_probs(np.array([1]), 2)  # N = 1, V = 2: p = (1.5/2, 0.5/2)
     assert p.tolist() == pytest.approx([0.25, 0.75])
     assert unigram_score(p, np.array([1])).loss == pytest.approx(-math.log(0.75))
+    empty = unigram_score(p, np.array([], dtype=np.int64))  # no tokens: no loss, and no warning
+    assert math.isnan(empty.loss) and empty.tokens == 0
 
 
 def d2l_config(corpus) -> RunConfig:

@@ -34,8 +34,11 @@ def unigram_probs(train_ids: np.ndarray, vocab_size: int) -> np.ndarray:
 
 
 def unigram_score(probs: np.ndarray, ids: np.ndarray) -> Score:
-    """The cross-entropy (nats per token) of the tokens ``ids`` under the unigram ``probs`` (V,)."""
+    """The cross-entropy (nats per token) of the tokens ``ids`` under the unigram ``probs`` (V,); nan for
+    no tokens."""
     ids = np.asarray(ids).ravel()
+    if ids.size == 0:
+        return Score(math.nan, 0)
     return Score(float(-np.log(probs[ids]).mean()), int(ids.size))
 
 

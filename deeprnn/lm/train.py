@@ -102,10 +102,10 @@ class Trainer:
                 self._restore(ck.load_checkpoint(self.run))
         self._saved_step = self.prog.step if resume else None  # the step of the checkpoint on disk, if any
         self._loss_limit = loss_limit(len(self.data.vocab))  # losses above it are absurd (lm/divergence.py)
-        self.baselines = baselines(self.data, cfg.train)  # uniform and unigram (lm/baselines.py)
         if self.is_main:
             self._write_run_files(fresh=not resume)
-        self.batcher = self.data.train_batcher(cfg.train)
+        self.batcher = self.data.train_batcher(cfg.train)  # checks that the text holds its batches
+        self.baselines = baselines(self.data, cfg.train)  # uniform and unigram (lm/baselines.py)
         # One training session (one fit() call); _start_session sets these.
         self._t0 = time.perf_counter()  # when the session started
         self._base_seconds = self.prog.seconds  # training time of the sessions before
