@@ -287,3 +287,17 @@ def test_every_cell_is_measured(tmp_path, model):
                                                                          model.get("layer_norm"))
     assert (layer["sigmoid_saturated"] is not None) == measured_gates
     assert (layer["dead_relu"] is not None) == (model.get("nonlinearity") == "relu")
+
+
+def test_a_torch_engine_run_is_measured_on_the_numpy_engine(tmp_path, capsys):
+    from deeprnn.lm.runs import open_run
+
+    run = train_cli_run(tmp_path, "--engine", "torch")
+    code, out, err = cli(capsys, "diagnose", run, "--json", "--batches", "1")
+    assert code == 0, err
+    r = json.loads(out)
+    opened = open_run(run, "best")  # the torch engine's weights
+    batch = next(opened.load_data().train_batcher(opened.cfg.train).iterate(start_step=0))
+    m = measure(opened.cfg.model, opened.cfg.train, opened.engine.state_dict(), [(batch.x, batch.y)])
+    np.testing.assert_allclose(r["gradient_flow"]["mean_loss"], m.flow_mean, rtol=1e-12)
+    assert r["loss"] == pytest.approx(m.loss, rel=1e-12)
