@@ -34,6 +34,7 @@ COMMANDS = {
     "generate": "deeprnn.lm.commands.generate",
     "export": "deeprnn.lm.commands.export",
     "compare": "deeprnn.lm.commands.compare",
+    "diagnose": "deeprnn.lm.commands.diagnose",
     "check": "deeprnn.compat.check",
     "serve": "deeprnn.serve.command",
 }

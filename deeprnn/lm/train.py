@@ -23,11 +23,12 @@ from .. import blas_core
 from ..errors import DeeprnnError
 from . import checkpoint as ck
 from .average import WeightAverage
+from .baselines import baselines, describe
 from .config import RunConfig
 from .data import LMData, prepare_data
 from .divergence import bad_loss, bad_step, bad_weights, loss_limit, quiet_numerics, stop_message
 from .engines import LMEngine, make_engine
-from .evaluate import Score, uniform
+from .evaluate import Score
 from .lock import check_unlocked, open_for_writing
 from .memory import check_memory
 from .meter import StepMeter
@@ -107,7 +108,8 @@ class Trainer:
         self._loss_limit = loss_limit(len(self.data.vocab))  # losses above it are absurd (lm/divergence.py)
         if self.is_main:
             self._write_run_files(fresh=not resume)
-        self.batcher = self.data.train_batcher(cfg.train)
+        self.batcher = self.data.train_batcher(cfg.train)  # checks that the text holds its batches
+        self.baselines = baselines(self.data, cfg.train)  # uniform and unigram (lm/baselines.py)
         # One training session (one fit() call); _start_session sets these.
         self._t0 = time.perf_counter()  # when the session started
         self._base_seconds = self.prog.seconds  # training time of the sessions before
@@ -240,6 +242,7 @@ class Trainer:
         self.log(f"[train] {self.data.describe()} | {self.engine.name} engine, {self.cfg.model.cell.upper()} "
                  f"{self.cfg.model.num_layers}x{self.cfg.model.hidden_size}, {self.num_parameters():,} parameters, "
                  f"{threads_note}" + (f", {blas_core.note()}" if blas_core.note() else ""))
+        self.log(f"[train] {describe(self.baselines, self.data.unit)}")
         if self.prog.step >= t.max_steps:
             self.log(f"[train] already at step {self.prog.step} of max_steps={t.max_steps}; nothing to do")
 
@@ -419,8 +422,7 @@ class Trainer:
         speed = round(p.tokens / p.train_seconds, 1) if p.train_seconds else None  # tokens/s of training time
         out = {"run": str(self.run), "steps": p.step, "tokens": p.tokens, "threads": self.threads,
                "seconds": round(p.seconds, 2), "train_seconds": round(p.train_seconds, 6), "tokens_per_s": speed,
-               "stop_reason": p.stop_reason, "vocab_size": V,
-               "uniform_ppl": float(V), "uniform_bpc": uniform(V).bits, "best_step": self.prog.best_step}
+               "stop_reason": p.stop_reason, "vocab_size": V, **self.baselines, "best_step": self.prog.best_step}
         if train is not None:
             out.update(train_ppl=train.perplexity, train_bpc=train.bits)
         if val is not None:

@@ -178,13 +178,17 @@ def gated_forward(kernel: GateKernel, x, state0: tuple, w: Weights, mask=None, s
     return out, (h[-1],), (kernel, x, state0[0], h, gx, a, log_a, w, mask)
 
 
-def gated_backward(d_out, dfinal: tuple, cache):
-    """d_out (T, B, H), dfinal = (dL/dh_T,). Returns (dx (T, B, I), (dh0,), gradient Weights)."""
+def gated_backward(d_out, dfinal: tuple, cache, record=None):
+    """d_out (T, B, H), dfinal = (dL/dh_T,). Returns (dx (T, B, I), (dh0,), gradient Weights).
+    ``record``: optional callable, given δ (T, B, H), the total gradient reaching each h_t (scan.py), as
+    recurrence_backward's."""
     kernel, x, h0, h, gates, a, log_a, w, mask = cache
     T, B, I = x.shape
     dh = d_out * mask if mask is not None else d_out.copy()  # (T, B, H)
     dh[-1] += dfinal[0]  # the final state is h_{T-1}
     delta = sequential_backward(a, dh) if log_a is None else parallel_backward(log_a, dh)  # (T, B, H) δ_t
+    if record is not None:
+        record(delta)
     h_prev = np.concatenate([h0[None], h[:-1]])  # (T, B, H) h_{t-1}
     da, db = np.multiply(delta, h_prev, out=h_prev), delta  # into a_t and b_t
     if mask is not None:  # past a sequence's length a_t = 1 and b_t = 0 are constants

@@ -44,8 +44,8 @@ class MinRNNBase(RNNBase):
     def _layer_forward(self, x, state0, w: Weights, mask):
         return gated_forward(self.kernel, x, state0, w, mask, self.scan)
 
-    def _layer_backward(self, d_out, dfinal, cache):
-        return gated_backward(d_out, dfinal, cache)
+    def _layer_backward(self, d_out, dfinal, cache, record=None):
+        return gated_backward(d_out, dfinal, cache, record)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (", scan='parallel'" if self.scan == "parallel" else "")

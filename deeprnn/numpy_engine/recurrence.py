@@ -65,8 +65,11 @@ def recurrence_forward(kernel: CellKernel, x, state0: tuple, w: Weights, mask=No
     return out, final, RecurrenceCache(kernel, x, states, gx, bufs, scratch, w, mask, inputs)
 
 
-def recurrence_backward(d_out, dfinal: tuple, cache):
+def recurrence_backward(d_out, dfinal: tuple, cache, record=None):
     """BPTT. d_out (T, B, P) = dL/d(out), dfinal = dL/d(final state) (same structure as state0).
+    ``record``: optional callable, given dL/dh_t (T, B, P) once the loop is done: the total gradient
+    reaching each step's h, from the output at t (d_out) plus from step t+1 (and dfinal at T-1); with
+    ``mask``, zero past each sequence's length (what passes a finished step goes on to h_{t-1}).
 
     Returns (dx (T, B, I), dstate0 tuple, gradient Weights).
     """
@@ -96,6 +99,8 @@ def recurrence_backward(d_out, dfinal: tuple, cache):
                 d += p
         if t > 0:
             dhs[t - 1] += dh_prev  # into h_{t-1}, on top of what the output at t-1 sends
+    if record is not None:
+        record(dhs)
     N = T * B
     if kernel.weight_grads is None:
         dx, g = linear_backward(dgx.reshape(N, G), dgh.reshape(N, G), x.reshape(N, I), states[0][:-1].reshape(N, P), w)

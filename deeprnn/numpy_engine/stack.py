@@ -72,8 +72,8 @@ class RNNBase(Module):
         """One direction of one layer (recurrence.py's time loop; minrnn.py's cells replace it by a scan)."""
         return recurrence_forward(self.kernel, x, state0, w, mask)
 
-    def _layer_backward(self, d_out, dfinal, cache):
-        return recurrence_backward(d_out, dfinal, cache)
+    def _layer_backward(self, d_out, dfinal, cache, record=None):
+        return recurrence_backward(d_out, dfinal, cache, record)
 
     # ---- shapes in and out ----------------------------------------------------------------------
 
@@ -108,15 +108,18 @@ class RNNBase(Module):
 
     # ---- forward and backward ---------------------------------------------------------------------
 
-    def __call__(self, x, hx=None, lengths=None, weights=None):
-        return self.forward(x, hx, lengths, weights)
+    def __call__(self, x, hx=None, lengths=None, weights=None, record=None):
+        return self.forward(x, hx, lengths, weights, record)
 
-    def forward(self, x, hx=None, lengths=None, weights=None):
+    def forward(self, x, hx=None, lengths=None, weights=None, record=None):
         """x (T, B, I), or (B, T, I) with batch_first, or (T, I) unbatched.
         hx: h0 (L·D, B, P), or (h0, c0) for LSTM; None means zeros.
         lengths: optional (B,) valid length of each sequence (the rest is padding).
         weights: optional {name: array} used instead of those parameters in this forward and its
         backward, which still accumulates into ``grads[name]`` (the gradient with respect to the array).
+        record: optional callable record(layer, direction, out), called once per layer and direction with
+        that recurrence's h_t of every step, out (T, B, P) (before dropout and the residual skip), in the
+        input's time order; the time axis first (as backward's ``record``).
         Returns (output (T, B, D·P), h_n) or, for LSTM, (output, (h_n, c_n))."""
         I = self.input_size
         check_array("x", x, self.dtype, ("B", "T", I) if self.batch_first else ("T", "B", I), ("T", I))
@@ -136,6 +139,7 @@ class RNNBase(Module):
             t = np.arange(T)[:, None]  # (T, 1)
             mask = (t < lens[None, :])[..., None]  # (T, B, 1) True where valid
             rev = np.where(t < lens, lens - 1 - t, t)  # (T, B) time index of each reversed position
+        seen = record or _ignore
         inp, below = np.ascontiguousarray(x), None  # (T, B, I); the undropped output of the layer below
         layers, finals = [], []
         for layer in range(self.num_layers):
@@ -145,6 +149,7 @@ class RNNBase(Module):
                 xin = inp if d == 0 else _reverse(inp, rev)
                 out, fin, cache = self._layer_forward(xin, s0, self._weights(layer, d, replaced), mask)
                 outs.append(out if d == 0 else _reverse(out, rev))
+                seen(layer, d, outs[-1])
                 caches.append(cache)
                 finals.append(fin)
             out = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)  # (T, B, D·P)
@@ -176,9 +181,12 @@ class RNNBase(Module):
             check_array(k, w, self.dtype, self.params[k].shape)
         return weights
 
-    def backward(self, d_out, dhx=None):
+    def backward(self, d_out, dhx=None, record=None):
         """BPTT through the last forward. d_out has the output's shape; dhx (optional) the final
-        state's. Accumulates into self.grads; returns (dx, dh0) or, for LSTM, (dx, (dh0, dc0))."""
+        state's. Accumulates into self.grads; returns (dx, dh0) or, for LSTM, (dx, (dh0, dc0)).
+        ``record``: optional callable record(layer, direction, dh), called once per layer and direction
+        with dh (T, B, P), the total gradient dL/dh_t reaching that recurrence's h_t at every step (from
+        above plus from step t+1; recurrence.py), in the input's time order; the time axis first."""
         if self._cache is None:
             raise ValueError("expected a forward() (with gradients enabled) before backward(), got none "
                              "since the last backward()")
@@ -202,7 +210,8 @@ class RNNBase(Module):
                 i = layer * D + d
                 d_o = d_inp[..., d * P:(d + 1) * P]  # (T, B, P)
                 d_o = d_o if d == 0 else _reverse(d_o, rev)
-                dxd, ds0, g = self._layer_backward(d_o, tuple(s[i] for s in dfinal), caches[d])
+                keep = None if record is None else _recorder(record, layer, d, rev)
+                dxd, ds0, g = self._layer_backward(d_o, tuple(s[i] for s in dfinal), caches[d], keep)
                 dxd = dxd if d == 0 else _reverse(dxd, rev)
                 dx = dxd if dx is None else dx + dxd
                 for k, s in enumerate(ds0):
@@ -236,6 +245,18 @@ def _output_grad(d_read, drop, skip):
     no dropout, no skip)."""
     d = d_read if drop is None else d_read * drop
     return d if skip is None else d + skip
+
+
+def _ignore(*args) -> None:
+    """No record hook."""
+
+
+def _recorder(record, layer: int, direction: int, rev):
+    """What the time loop of one layer and direction calls with its dL/dh (T, B, P): ``record``, given a
+    copy in the input's time order."""
+    def keep(dh):
+        record(layer, direction, dh.copy() if direction == 0 else _reverse(dh, rev))
+    return keep
 
 
 def _reverse(a, rev):

@@ -27,7 +27,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     from ..divergence import DivergenceError, quiet_numerics
-    from ..evaluate import uniform
+    from ..baselines import baselines
     from ..runs import open_run
     from ..threads import LoadProbe, use_threads
 
@@ -43,15 +43,20 @@ def run(args) -> int:
     if math.isnan(score.loss):  # finite weights whose outputs overflow; an infinite perplexity is printed as inf
         raise DivergenceError(f"{r.path}: expected a finite loss from the {r.which} weights, got nan on the "
                               f"{args.split} split: the model overflows (the run diverged)")
-    base = uniform(len(r.vocab))
+    base = baselines(data, r.cfg.train, (args.split,))
+    unigram = base[f"unigram_{args.split}_ppl"]
     out = {"run": str(r.path), "split": args.split, "weights": r.which, "step": r.step, "engine": r.engine.name,
            "threads": threads,
            "ppl": score.perplexity, "bpc": score.bits, "loss": score.loss, "tokens": score.tokens,
-           "uniform_ppl": float(len(r.vocab)), "uniform_bpc": base.bits}
+           "uniform_ppl": base["uniform_ppl"], "uniform_bpc": base["uniform_bpc"],
+           "unigram_ppl": unigram, "unigram_bpc": base[f"unigram_{args.split}_bpc"],
+           "unigram_loss": base[f"unigram_{args.split}_loss"]}
     if args.json:
         print(json.dumps(out))
     else:
         print(f"{args.split}: perplexity {score.perplexity:.4f}, {score.bits:.4f} bits/{data.unit} over "
               f"{score.tokens:,} tokens ({r.which} weights, step {r.step}, {r.engine.name} engine)")
-        print(f"uniform baseline: perplexity {base.perplexity:.0f}, {base.bits:.4f} bits/{data.unit}")
+        print(f"uniform baseline: perplexity {base['uniform_ppl']:.0f}, {base['uniform_bpc']:.4f} bits/{data.unit}")
+        print(f"unigram baseline (letter frequencies of the training text): perplexity {unigram:.4f}, "
+              f"{out['unigram_bpc']:.4f} bits/{data.unit}")
     return 0

@@ -80,6 +80,8 @@ def report(s: dict, unit: str) -> str:
                      f"{s['val_tokens']:,} tokens ({s.get('val_scope', 'the whole split')})")
     lines.append(f"uniform baseline: perplexity {s['uniform_ppl']:.0f}, {s['uniform_bpc']:.3f} bits/{unit} "
                  f"(vocabulary of {s['vocab_size']})")
+    lines.append(f"unigram baseline (letter frequencies of the training text): perplexity "
+                 f"{s['unigram_val_ppl']:.3f} on validation, {s['unigram_train_ppl']:.3f} on training")
     if "train_ppl" in s:
         lines.append(f"training (mean since the last evaluation, in training mode): perplexity {s['train_ppl']:.3f}")
     lines.append(f"plot: {Path(s['run']) / CURVES}   best weights: step {s['best_step']}")
