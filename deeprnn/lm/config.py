@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 
 from ..errors import ConfigError
 from ..layout import CELL_CLASSES, NONLINEARITIES
+from .initialization import FORGET_BLOCK, SCHEMES
 
 FORMAT = "deeprnn-run/1"  # tag written into config.json
 
@@ -33,6 +34,9 @@ class ModelConfig:
     weight_drop: float = 0.0  # DropConnect on the recurrent weights W_hh, one mask per batch (AWD-LSTM)
     residual: bool = False  # skips from the second layer on: y_l = layer_l(drop(y_{l-1})) + y_{l-1}
     layer_norm: bool = False  # LayerNorm cells (Ba et al. 2016): x W_ihᵀ and h W_hhᵀ normalised apart, and c_t for LSTM
+    init: str = "torch"  # initial weights: "torch" | "normal" (d2l's) | "xavier" | "orthogonal" (lm/initialization.py)
+    init_std: float = 0.01  # σ of init="normal": weights N(0, σ²), biases 0
+    forget_bias: float = 0.0  # LSTM/minLSTM forget-gate bias at start, in b_ih (b_hh's part 0); 0 = the scheme's own
 
 
 @dataclass
@@ -117,6 +121,7 @@ SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 CHOICES = {
     "cell": tuple(CELL_CLASSES),
     "nonlinearity": NONLINEARITIES,
+    "init": SCHEMES,
     "preprocess": ("raw", "d2l"),
     "tokens": ("char", "word"),
     "protocol": ("split", "d2l"),
@@ -240,6 +245,11 @@ def validate(cfg: RunConfig) -> None:
     if m.cell in ("mingru", "minlstm") and m.weight_drop:
         raise ConfigError(f"expected model.weight_drop = 0 for cell={m.cell!r} (its gates read x_t only: there is "
                           f"no W_hh to drop), got {m.weight_drop}")
+    if m.init_std <= 0:
+        raise ConfigError(f"expected model.init_std > 0 (the σ of init='normal'), got {m.init_std}")
+    if m.forget_bias and m.cell not in FORGET_BLOCK:
+        raise ConfigError(f"expected model.forget_bias = 0 for cell={m.cell!r} (only {' and '.join(FORGET_BLOCK)} "
+                          f"have a forget gate), got {m.forget_bias}")
     if m.cell in ("mingru", "minlstm") and m.layer_norm:
         raise ConfigError(f"expected model.layer_norm = false for cell={m.cell!r} (the LayerNorm cells normalise "
                           "h W_hhᵀ, which an input-gated cell does not have), got true")
