@@ -83,6 +83,7 @@ class TrainConfig:
     save_every: int = 0  # steps between checkpoints without validation, besides those at validations; 0 = off
     save_every_seconds: float = 0.0  # seconds between such checkpoints (also besides eval_every); 0 = off
     log_every: int = 10  # steps between training rows in metrics.jsonl (loss, gradient norm, tokens/s); 0 = off
+    log_grad_norms: bool = True  # each layer's gradient norm in those rows and the evaluation rows (lm/gradnorms.py)
     patience: int = 0  # early stopping after this many evaluations without improvement; 0 = off
     max_bad_steps: int = 10  # NaN/Inf guard: stop after this many consecutive skipped steps
     threads: int = 0  # BLAS / torch threads; 0 = auto (one per idle physical core), -1 = leave as is
@@ -112,7 +113,8 @@ class RunConfig:
 
 # Train settings that may change when a run is resumed: how long and how it goes on, never what it is.
 RESUMABLE = {"engine", "device", "distributed", "max_steps", "time_budget", "eval_every", "patience", "threads",
-             "eval_streams", "max_bad_steps", "allow_large_model", "save_every", "save_every_seconds", "log_every"}
+             "eval_streams", "max_bad_steps", "allow_large_model", "save_every", "save_every_seconds", "log_every",
+             "log_grad_norms"}
 # Data settings that may point at the same text in a new place (the corpus checksum is checked).
 MOVABLE = {("data", "corpus"), ("data", "val_corpus")}
 

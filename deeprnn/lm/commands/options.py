@@ -30,6 +30,10 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             kw: dict = {"dest": f"cfg__{section}__{f.name}", "default": None}
             if f.name in LIST_ITEMS:
                 kw["type"], kw["nargs"] = LIST_ITEMS[f.name]
+            elif isinstance(default, bool) and default:  # on by default: --no-NAME turns it off
+                kw["action"] = argparse.BooleanOptionalAction
+                group.add_argument(*flags, **kw, help=f"{about} (default on)".lstrip())
+                continue
             elif isinstance(default, bool):
                 kw.update(action="store_const", const=True)
                 group.add_argument(*flags, **kw, help=f"{about} (default off)".lstrip())

@@ -60,6 +60,11 @@ class LMEngine(ABC):
         over all T·B targets. Returns (loss: float, final state, detached)."""
 
     @abstractmethod
+    def gradients(self) -> dict[str, np.ndarray]:
+        """Copies of the gradients the last forward_backward set (as clipped since), canonical names;
+        zeros before the first."""
+
+    @abstractmethod
     def grad_norm(self) -> float:
         """Global L2 norm of all gradients (inf or nan if any gradient is not finite)."""
 
