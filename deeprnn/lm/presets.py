@@ -73,6 +73,6 @@ PRESETS: dict[str, dict] = {
     "d2l-gru": _d2l("gru", lr=4.0, epochs=50),
     "d2l-deep-gru": _d2l("gru", lr=2.0, epochs=100, layers=2),
     "d2l-deep-rnn": _d2l("rnn", lr=2.0, epochs=100, layers=2),
-    "d2l-scratch-deep-rnn": _d2l_scratch("rnn"),  # stalls at the unigram perplexity; try --init torch
+    "d2l-scratch-deep-rnn": _d2l_scratch("rnn"),  # stalls near 17.07 for 550 steps (README); --init torch does not
     "d2l-scratch-deep-gru": _d2l_scratch("gru"),
 }
