@@ -162,8 +162,12 @@ def test_presets_give_valid_configs(name):
     validate(cfg)
     assert RunConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert (cfg.data.protocol == "d2l") == name.startswith("d2l")
-    if name.startswith("d2l"):  # the book's settings
-        assert cfg.model.embedding_dim == 0 and cfg.train.optimizer == "sgd" and cfg.train.clip_value == 1.0
+    if name.startswith("d2l"):  # the book's settings; the scratch notebook's (issue 13) train with Adam
+        assert cfg.model.embedding_dim == 0 and cfg.train.clip_value == 1.0
+        assert (cfg.train.optimizer, cfg.model.init) == (("adam", "normal") if "scratch" in name else ("sgd", "torch"))
+    if "scratch" in name:  # 4 layers of 128, weights N(0, 0.01²), 100 epochs of 10 batches
+        assert (cfg.model.num_layers, cfg.model.hidden_size, cfg.model.init_std) == (4, 128, 0.01)
+        assert (cfg.train.lr, cfg.train.max_steps, cfg.train.batch_size, cfg.train.num_steps) == (1e-3, 1000, 1024, 32)
 
 
 def test_every_config_field_has_a_flag(capsys):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 
 from ..errors import ConfigError
 from ..layout import CELL_CLASSES, NONLINEARITIES
+from .initialization import FORGET_BLOCK, SCHEMES
 
 FORMAT = "deeprnn-run/1"  # tag written into config.json
 
@@ -33,6 +34,9 @@ class ModelConfig:
     weight_drop: float = 0.0  # DropConnect on the recurrent weights W_hh, one mask per batch (AWD-LSTM)
     residual: bool = False  # skips from the second layer on: y_l = layer_l(drop(y_{l-1})) + y_{l-1}
     layer_norm: bool = False  # LayerNorm cells (Ba et al. 2016): x W_ihᵀ and h W_hhᵀ normalised apart, and c_t for LSTM
+    init: str = "torch"  # initial weights: "torch" | "normal" (d2l's) | "xavier" | "orthogonal" (lm/initialization.py)
+    init_std: float = 0.01  # σ of init="normal": weights N(0, σ²), biases 0
+    forget_bias: float = 0.0  # LSTM/minLSTM forget-gate bias at start, in b_ih (b_hh's part 0); 0 = the scheme's own
 
 
 @dataclass
@@ -80,6 +84,7 @@ class TrainConfig:
     save_every: int = 0  # steps between checkpoints without validation, besides those at validations; 0 = off
     save_every_seconds: float = 0.0  # seconds between such checkpoints (also besides eval_every); 0 = off
     log_every: int = 10  # steps between training rows in metrics.jsonl (loss, gradient norm, tokens/s); 0 = off
+    log_grad_norms: bool = True  # each layer's gradient norm in those rows and the evaluation rows (lm/gradnorms.py)
     patience: int = 0  # early stopping after this many evaluations without improvement; 0 = off
     max_bad_steps: int = 10  # NaN/Inf guard: stop after this many consecutive skipped steps
     threads: int = 0  # BLAS / torch threads; 0 = auto (one per idle physical core), -1 = leave as is
@@ -109,7 +114,8 @@ class RunConfig:
 
 # Train settings that may change when a run is resumed: how long and how it goes on, never what it is.
 RESUMABLE = {"engine", "device", "distributed", "max_steps", "time_budget", "fit_budget", "eval_every", "patience", "threads",
-             "eval_streams", "max_bad_steps", "allow_large_model", "save_every", "save_every_seconds", "log_every"}
+             "eval_streams", "max_bad_steps", "allow_large_model", "save_every", "save_every_seconds", "log_every",
+             "log_grad_norms"}
 # Data settings that may point at the same text in a new place (the corpus checksum is checked).
 MOVABLE = {("data", "corpus"), ("data", "val_corpus")}
 
@@ -118,6 +124,7 @@ SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 CHOICES = {
     "cell": tuple(CELL_CLASSES),
     "nonlinearity": NONLINEARITIES,
+    "init": SCHEMES,
     "preprocess": ("raw", "d2l"),
     "tokens": ("char", "word"),
     "protocol": ("split", "d2l"),
@@ -241,6 +248,11 @@ def validate(cfg: RunConfig) -> None:
     if m.cell in ("mingru", "minlstm") and m.weight_drop:
         raise ConfigError(f"expected model.weight_drop = 0 for cell={m.cell!r} (its gates read x_t only: there is "
                           f"no W_hh to drop), got {m.weight_drop}")
+    if m.init_std <= 0:
+        raise ConfigError(f"expected model.init_std > 0 (the σ of init='normal'), got {m.init_std}")
+    if m.forget_bias and m.cell not in FORGET_BLOCK:
+        raise ConfigError(f"expected model.forget_bias = 0 for cell={m.cell!r} (only {' and '.join(FORGET_BLOCK)} "
+                          f"have a forget gate), got {m.forget_bias}")
     if m.cell in ("mingru", "minlstm") and m.layer_norm:
         raise ConfigError(f"expected model.layer_norm = false for cell={m.cell!r} (the LayerNorm cells normalise "
                           "h W_hhᵀ, which an input-gated cell does not have), got true")

@@ -1,7 +1,8 @@
 """The training loop. It speaks only the LMEngine interface, so every engine trains the same way.
 
 One step: batch -> forward + backward -> clip -> (skip if not finite) -> optimizer step at the
-scheduled learning rate. Every ``log_every`` steps: a training row in metrics.jsonl. Every
+scheduled learning rate. Every ``log_every`` steps: a training row in metrics.jsonl (with the step's
+per-layer gradient norms, lm/gradnorms.py, which the evaluation rows also carry). Every
 ``eval_every`` steps: validation over the whole split, metrics to metrics.jsonl, the plot, the best
 model, and a checkpoint; ``save_every`` steps and ``save_every_seconds`` add checkpoints without
 validation. A run stops at ``max_steps``, at the time budget, on early stopping, or on Ctrl-C or
@@ -29,6 +30,7 @@ from .data import LMData, prepare_data
 from .divergence import bad_loss, bad_step, bad_weights, loss_limit, quiet_numerics, stop_message
 from .engines import LMEngine, make_engine
 from .evaluate import Score
+from .gradnorms import layer_grad_norms
 from .lock import check_unlocked, open_for_writing
 from .memory import check_memory
 from .meter import StepMeter
@@ -117,6 +119,7 @@ class Trainer:
         self._window = _Window()  # training loss since the last evaluation
         self._meter = StepMeter(cfg.train)  # gradient norms and tokens/s since the last log row and evaluation
         self._norm = math.nan  # the global gradient norm of the last step, before clipping
+        self._layer_norms: tuple[int, dict] = (-1, {})  # (step, per-layer gradient norms before clipping)
         self._bad_in_row = 0  # consecutive steps skipped by the NaN/Inf guard
         self._last_plot, self._plotted_step = -math.inf, None  # when curves.png was drawn, at which step
         self._last_val: Score | None = None  # the last validation score
@@ -264,6 +267,8 @@ class Trainer:
         Weights that the step made non-finite or absurd stop the run (lm/divergence.py)."""
         t = self.cfg.train
         loss, final = self.engine.forward_backward(batch.x, batch.y, self.carry if batch.carry else None)
+        if self._layer_norms_due(self.prog.step + 1):  # before the clip scales the gradients
+            self._layer_norms = (self.prog.step + 1, layer_grad_norms(self.engine.gradients()))
         norm = self.engine.clip(t.clip, t.clip_value)
         self._norm = norm
         self.prog.step += 1
@@ -286,7 +291,7 @@ class Trainer:
         """The NaN/Inf guard: log the skipped step; stop after train.max_bad_steps in a row."""
         self.carry, self._bad_in_row = None, self._bad_in_row + 1
         self.prog.skipped += 1
-        self._metric({"step": self.prog.step, "skipped": True, "loss": loss, "grad_norm": norm})
+        self._metric({"step": self.prog.step, "skipped": True, "loss": loss, "grad_norm": norm, **self._step_norms()})
         self.log(f"[train] step {self.prog.step}: {why}; step skipped, state reset")
         if self._bad_in_row >= self.cfg.train.max_bad_steps:
             raise TrainingError(self._diverged(f"{self._bad_in_row} steps in a row were skipped, the last for {why}"))
@@ -322,15 +327,31 @@ class Trainer:
         bar.set_postfix(loss=f"{last:.3f}", ppl=f"{math.exp(min(last, 50)):.2f}", tok_s=f"{tok_s:,.0f}",
                         refresh=False)
 
-    def _log_due(self) -> bool:
-        return bool(self.cfg.train.log_every) and self.prog.step % self.cfg.train.log_every == 0
+    def _log_due(self, step: int | None = None) -> bool:
+        step = self.prog.step if step is None else step
+        return bool(self.cfg.train.log_every) and step % self.cfg.train.log_every == 0
+
+    def _layer_norms_due(self, step: int) -> bool:
+        """Whether step ``step`` measures its per-layer gradient norms: with train.log_grad_norms, when a
+        training row or an evaluation follows it (also the closing one: at max_steps, after Ctrl-C or
+        SIGTERM, when the time budget is spent)."""
+        t = self.cfg.train
+        spent = bool(t.time_budget) and time.perf_counter() - self._t0 >= t.time_budget
+        return t.log_grad_norms and (self._log_due(step) or step % t.eval_every == 0 or step >= t.max_steps
+                                     or bool(self._stop) or spent)
+
+    def _step_norms(self) -> dict:
+        """The per-layer gradient norms of the step just taken (lm/gradnorms.py), if it measured them."""
+        step, norms = self._layer_norms
+        return norms if step == self.prog.step else {}
 
     def _training_row(self) -> dict:
         """The fields of a training row of metrics.jsonl (every log_every steps): "loss" is the mean
         training loss since the row before (absent if every step since was skipped)."""
         loss = self._window.take_recent()
         row = {"tokens": self.prog.tokens, "seconds": round(self._base_seconds + time.perf_counter() - self._t0, 2),
-               "lr": learning_rate(max(0, self.prog.step - 1), self.cfg.train), **self._meter.take("log")}
+               "lr": learning_rate(max(0, self.prog.step - 1), self.cfg.train), **self._meter.take("log"),
+               **self._step_norms()}
         return row if loss is None else {**row, "loss": loss}
 
     def _save_due(self) -> bool:
@@ -369,7 +390,7 @@ class Trainer:
         self.prog.seconds = self._base_seconds + time.perf_counter() - self._t0  # wall time, evaluation included
         row = {"step": self.prog.step, "tokens": self.prog.tokens, "seconds": round(self.prog.seconds, 2),
                "lr": learning_rate(max(0, self.prog.step - 1), self.cfg.train), **self._window.as_dict(),
-               **self._meter.take("eval"), **val.as_dict("val")}
+               **self._meter.take("eval"), **self._step_norms(), **val.as_dict("val")}
         self._last_train = self._window.score()
         self._window.reset()
         if val.loss < self.prog.best_val_loss:

@@ -25,6 +25,7 @@ from ...numpy_engine.threads import set_num_threads
 from ..divergence import max_abs
 from ..requirements import require
 from ..config import ModelConfig
+from ..initialization import draw, set_forget_bias
 
 RNN_PREFIX = "rnn."  # the recurrent stack's parameters are "rnn." + their torch.nn name
 
@@ -57,6 +58,11 @@ class LMEngine(ABC):
         """Training mode. x, y (T, B) token ids; ``state`` is None (zeros) or the state this method
         returned for the previous batch. Sets the gradients (not accumulated) of the mean cross-entropy
         over all T·B targets. Returns (loss: float, final state, detached)."""
+
+    @abstractmethod
+    def gradients(self) -> dict[str, np.ndarray]:
+        """Copies of the gradients the last forward_backward set (as clipped since), canonical names;
+        zeros before the first."""
 
     @abstractmethod
     def grad_norm(self) -> float:
@@ -149,20 +155,26 @@ def param_shapes(model: ModelConfig, vocab_size: int) -> dict[str, tuple]:
 
 
 def init_params(model: ModelConfig, vocab_size: int, seed: int) -> dict[str, np.ndarray]:
-    """Initial parameters (float64), the same for every engine given the seed: PyTorch's defaults,
-    N(0, 1) for the embedding and U(-1/√fan, 1/√fan) for the RNN (fan = H) and the head (fan = H);
-    LayerNorm gains 1 and shifts 0 (init_uniform skips their draws, so the rest is as without them).
-    minGRU and minLSTM, whose layers are the paper's nn.Linear maps of x_t, take torch.nn.Linear's
-    default instead: fan = I_k, the layer's input size (E, then H), for weight_ih_l{k} and bias_ih_l{k}."""
+    """Initial parameters (float64), the same for every engine given the seed, by ``model.init``
+    (lm/initialization.py), then ``model.forget_bias``. "torch", the default, is PyTorch's: N(0, 1) for
+    the embedding and U(-1/√fan, 1/√fan) for the RNN (fan = H) and the head (fan = H); LayerNorm gains 1
+    and shifts 0 (init_uniform skips their draws, so the rest is as without them). minGRU and minLSTM,
+    whose layers are the paper's nn.Linear maps of x_t, take torch.nn.Linear's default instead: fan = I_k,
+    the layer's input size (E, then H), for weight_ih_l{k} and bias_ih_l{k}."""
     rng = np.random.default_rng([seed, 0x1417])
     shapes = param_shapes(model, vocab_size)
-    out = {}
-    if "embedding.weight" in shapes:
-        out["embedding.weight"] = rng.standard_normal(shapes.pop("embedding.weight"))
-    if mode_name(model.cell) in INPUT_GATED:  # drawn in the same order: rnn.*, then the head
-        out.update(init_linear(rng, {k: s for k, s in shapes.items() if k.startswith(RNN_PREFIX)}))
-        shapes = {k: s for k, s in shapes.items() if k not in out}
-    out.update(init_uniform(rng, shapes, model.hidden_size))
+    if model.init != "torch":
+        out = draw(model.init, shapes, model.hidden_size, rng, model.init_std)
+    else:
+        out = {}
+        if "embedding.weight" in shapes:
+            out["embedding.weight"] = rng.standard_normal(shapes.pop("embedding.weight"))
+        if mode_name(model.cell) in INPUT_GATED:  # drawn in the same order: rnn.*, then the head
+            out.update(init_linear(rng, {k: s for k, s in shapes.items() if k.startswith(RNN_PREFIX)}))
+            shapes = {k: s for k, s in shapes.items() if k not in out}
+        out.update(init_uniform(rng, shapes, model.hidden_size))
+    if model.forget_bias:
+        set_forget_bias(out, model.cell, model.hidden_size, model.forget_bias)
     return out
 
 

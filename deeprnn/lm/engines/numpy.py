@@ -132,6 +132,9 @@ class NumpyLM(LMEngine):
         return {name: dropout_mask(self.rng, w.shape, p, self.dtype)  # (G, H)
                 for name, w in self.rnn.params.items() if name.startswith("weight_hh")}
 
+    def gradients(self):
+        return {k: g.copy() for k, g in self.grads.items()}
+
     def grad_norm(self):
         return float(np.sqrt(sum(float(np.vdot(g, g)) for g in self.grads.values())))
 

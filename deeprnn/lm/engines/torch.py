@@ -29,6 +29,7 @@ torch = require_torch()
 nn, F = torch.nn, torch.nn.functional
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
 _BUFFERS = ("exp_avg", "exp_avg_sq", "momentum_buffer")
 
 
@@ -162,6 +163,10 @@ class TorchLM(LMEngine):
 
     def _grads(self):
         return [p.grad for p in self.module.parameters() if p.grad is not None]
+
+    def gradients(self):
+        return {n: np.zeros(tuple(p.shape), _NUMPY[p.dtype]) if p.grad is None else p.grad.detach().cpu().numpy().copy()
+                for n, p in self.module.named_parameters()}
 
     def grad_norm(self):
         return float(torch.sqrt(sum((g.double() ** 2).sum() for g in self._grads())))
