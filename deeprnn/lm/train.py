@@ -17,11 +17,9 @@ import copy
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from .. import blas_core
-from ..errors import DeeprnnError
 from . import checkpoint as ck
 from .average import WeightAverage
 from .baselines import baselines, describe
@@ -35,41 +33,23 @@ from .lock import check_unlocked, open_for_writing
 from .memory import check_memory
 from .meter import StepMeter
 from .progress import log_line, progress_bar
-from .runs import check_corpus, check_corpus_present, fitting_config, portable_corpus, read_run_config, write_config
+from .runs import fitting_config, portable_corpus
 from .budget import GRACE, BudgetPlanner, describe_fit
 from .schedule import learning_rate
 from .signals import graceful_stop
+from .tally import LossWindow, Progress
+from .trainer_files import RunFolder, TrainingError
 from .threads import LoadProbe, resolve_threads, using_threads
 
 
 PLOT_EVERY = 30.0  # seconds between redraws of curves.png during training (drawing takes ~1 s)
 
 
-class TrainingError(DeeprnnError):
-    """Training cannot go on (for example, the loss keeps diverging)."""
-
-
-@dataclass
-class Progress:
-    """What trainer_state.json records besides the checksums and the RNG state."""
-
-    step: int = 0  # completed training steps (batches consumed)
-    tokens: int = 0  # training tokens consumed
-    seconds: float = 0.0  # training wall time, summed over resumed sessions
-    train_seconds: float = 0.0  # of which in training steps (batch, forward, backward, update): for tokens/s
-    best_val_loss: float = math.inf
-    best_step: int = -1
-    bad_evals: int = 0  # evaluations in a row without improvement (early stopping)
-    skipped: int = 0  # steps skipped by the NaN/Inf guard, in total
-    ema_updates: int = 0  # updates of the weight average (train.ema)
-    planned_steps: int = 0  # max_steps fitted to the time budget (lm/budget.py), kept by a resume; 0 = not fitted
-    stop_reason: str = ""
-
-
-class Trainer:
+class Trainer(RunFolder):
     def __init__(self, cfg: RunConfig, run_dir, *, resume: bool = False, overwrite: bool = False,
                  progress_bar: bool = True, log=None):
-        self.cfg, self.run = copy.deepcopy(cfg), Path(run_dir)  # fitting a time budget changes max_steps
+        cfg = copy.deepcopy(cfg)  # the caller's stays as it was: fitting a time budget changes max_steps
+        self.cfg, self.run = cfg, Path(run_dir)
         self.progress_bar = progress_bar
         self._log = log or log_line
         self._stop = ""  # why a stop was requested ("interrupted", "terminated"); "" = none
@@ -116,7 +96,7 @@ class Trainer:
         self._t0 = time.perf_counter()  # when the session started
         self._base_seconds = self.prog.seconds  # training time of the sessions before
         self._start_step = self.prog.step  # the step the session started at
-        self._window = _Window()  # training loss since the last evaluation
+        self._window = LossWindow()  # training loss since the last evaluation
         self._meter = StepMeter(cfg.train)  # gradient norms and tokens/s since the last log row and evaluation
         self._norm = math.nan  # the global gradient norm of the last step, before clipping
         self._layer_norms: tuple[int, dict] = (-1, {})  # (step, per-layer gradient norms before clipping)
@@ -130,60 +110,6 @@ class Trainer:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
-
-    # -- run folder ----------------------------------------------------------------------------------
-    def _check_fresh(self, overwrite: bool) -> None:
-        if ((self.run / ck.STATE).exists() or (self.run / ck.CONFIG).exists()) and not overwrite:
-            raise TrainingError(f"{self.run} already holds a run; resume it with --resume {self.run} "
-                                "or replace it with --overwrite")
-        if self.run.exists() and not self.run.is_dir():
-            raise TrainingError(f"{self.run}: expected a folder for the run, got a file")
-
-    def _write_run_files(self, fresh: bool) -> None:
-        if fresh:
-            ck.remove_outputs(self.run)
-            self.run.mkdir(parents=True, exist_ok=True)
-            self.data.vocab.to_json(self.run / ck.VOCAB)
-        write_config(self.run, self.cfg, self.data)
-
-    def _open_existing(self) -> LMData:
-        from ..data import Vocab
-
-        _, fingerprint = read_run_config(self.run)
-        check_corpus_present(self.run, self.cfg.data.corpus + self.cfg.data.val_corpus)
-        data = prepare_data(self.cfg.data, self.cfg.train, vocab=Vocab.from_json(self.run / ck.VOCAB))
-        check_corpus(self.run, fingerprint, data)
-        return data
-
-    def _restore(self, c: ck.Checkpoint) -> None:
-        known = Progress.__dataclass_fields__
-        self.prog = Progress(**{k: v for k, v in c.state.get("progress", {}).items() if k in known})
-        self.prog.stop_reason = ""
-        self.engine.load_state_dict(c.model)
-        optimizer, carry, average = ck.unpack_optimizer(c.optimizer)
-        self.engine.load_optimizer_state_dict(optimizer)
-        if self.ema is not None:
-            self.ema.load(average, self.prog.ema_updates)
-        self.engine.set_rng_state(c.state["rng"])
-        self._recorded_threads = c.state.get("threads")
-        self.carry = self.engine.carry_from_numpy(carry) if carry else None
-        if self.is_main:
-            ck.truncate_metrics(self.run, self.prog.step)
-
-    def save(self) -> None:
-        """Every process gathers its part (collective calls); rank 0 writes."""
-        optimizer, average = self.engine.optimizer_state_dict(), None
-        if self.ema is not None:
-            average, self.prog.ema_updates = self.ema.params, self.ema.n
-        carry = self.engine.carry_to_numpy(self.carry) if self.carry is not None else None
-        optim = ck.pack_optimizer(optimizer, carry, average)
-        self.prog.seconds = self._base_seconds + time.perf_counter() - self._t0
-        state = {"step": self.prog.step, "progress": self.prog.__dict__, "rng": self.engine.rng_state(),
-                 "threads": self.threads}
-        if self.is_main:
-            ck.save_checkpoint(self.run, self.engine.state_dict(), optim, state)
-        self._saved_step = self.prog.step
-        self._last_save = time.perf_counter()
 
     # -- the loop ----------------------------------------------------------------------------------
     def fit(self) -> dict:
@@ -234,7 +160,7 @@ class Trainer:
     def _start_session(self) -> None:
         t = self.cfg.train
         self._t0, self._base_seconds, self._start_step = time.perf_counter(), self.prog.seconds, self.prog.step
-        self._window, self._bad_in_row, self._meter = _Window(), 0, StepMeter(t)
+        self._window, self._bad_in_row, self._meter = LossWindow(), 0, StepMeter(t)
         self._last_plot, self._plotted_step = -math.inf, None
         self._planner = None
         if self.prog.planned_steps:  # fitted by an earlier session: keep it, so the schedule stays exact
@@ -458,38 +384,6 @@ class Trainer:
     @property
     def stop_requested(self) -> bool:
         return bool(self._stop)
-
-
-class _Window:
-    """Running mean of the training loss between evaluations, and since the last training row."""
-
-    def __init__(self):
-        self.reset()
-        self.last = math.nan
-        self.recent, self.recent_tokens = 0.0, 0
-
-    def reset(self):
-        self.total, self.tokens = 0.0, 0
-
-    def add(self, loss: float, tokens: int):
-        self.total += loss * tokens
-        self.tokens += tokens
-        self.recent += loss * tokens
-        self.recent_tokens += tokens
-        self.last = loss
-
-    def take_recent(self) -> float | None:
-        """The mean loss since the last call (None if no step counted), and start anew."""
-        mean = self.recent / self.recent_tokens if self.recent_tokens else None
-        self.recent, self.recent_tokens = 0.0, 0
-        return mean
-
-    def score(self) -> Score | None:
-        return Score(self.total / self.tokens, self.tokens) if self.tokens else None
-
-    def as_dict(self) -> dict:
-        s = self.score()
-        return {} if s is None else {"train_loss": s.loss, "train_ppl": s.perplexity, "train_bpc": s.bits}
 
 
 def _plot(run: Path) -> None:
