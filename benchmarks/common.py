@@ -55,13 +55,24 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def blas_kernels() -> str:
+    """numpy's BLAS and the kernels it runs, e.g. "openblas 0.3.31 Haswell kernels" (OPENBLAS_CORETYPE
+    picks them; unset, OpenBLAS detects the CPU)."""
+    from threadpoolctl import threadpool_info
+
+    info = next((i for i in threadpool_info() if i.get("user_api") == "blas"), {})
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    return (f"{info.get('internal_api', '?')} {info.get('version', '?')} {info.get('architecture', '?')} kernels"
+            + (f" (OPENBLAS_CORETYPE={core})" if core else " (detected)"))
+
+
 def header(what: str, threads) -> str:
-    """'# what; machine; date; versions; threads' (a markdown comment line above a table)."""
+    """'# what', then '# machine, date, versions, BLAS kernels, threads' (markdown comment lines above a table)."""
     import torch
 
     return (f"# {what}\n# {cpu_name()} ({platform.machine()}, {os.cpu_count()} logical CPUs), "
-            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, numpy {np.__version__}, torch {torch.__version__}, "
-            f"threads {threads}, float32")
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, numpy {np.__version__} with {blas_kernels()}, "
+            f"torch {torch.__version__}, threads {threads}, float32")
 
 
 class Load:
