@@ -64,9 +64,9 @@ def main():
     p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--cells", nargs="+", default=["lstm", "gru"], choices=["lstm", "gru", "rnn"])
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--iters", type=int, default=3, help="timed steps per block (large: a third, at least 1)")
-    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=3, help="blocks of each (large: at most 2)")
+    p.add_argument("--iters", type=int, default=3, help="timed steps per block (large: 1)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed steps before each block (large: 0)")
     args = p.parse_args()
     load = Load()
     print(header("training step (forward, backward, clip, AdamW): numpy engine vs torch engine (torch.nn fused)",
@@ -78,7 +78,8 @@ def main():
     for name in args.configs:
         config = CONFIGS[name]
         L, H, B, T, E, V = config
-        iters = args.iters if name == "small" else max(1, args.iters // 3)
+        small = name == "small"  # a large step takes seconds: fewer of them, or a run takes minutes
+        rounds, iters, warmup = (args.rounds, args.iters, args.warmup) if small else (min(2, args.rounds), 1, 0)
         rng = np.random.default_rng(0)
         x, y = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))  # (T, B) each
         for cell in args.cells:
@@ -89,7 +90,8 @@ def main():
                     fns[(engine, n)] = training_step(make(engine, cell, config), x, y)
                 fns[("gemm", n)], fns[("peak", n)] = gemm_step, peak
                 around.update({(k, n): (lambda n=n: threads(n)) for k in (*ENGINES, "gemm", "peak")})
-            t = {k: median(v) for k, v in alternate(fns, args.rounds, iters, args.warmup, around).items()}
+            alternate(fns, 1, 0, 1, around)  # one untimed call of each first (numba compiles, caches fill)
+            t = {k: median(v) for k, v in alternate(fns, rounds, iters, warmup, around).items()}
             tps = {k: x.size / v for k, v in t.items()}
             for n in args.threads:
                 print(f"| {describe(name, config)} | {cell.upper()} | {n} | {tps[('numpy', n)]:,.0f} | "
