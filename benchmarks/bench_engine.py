@@ -22,7 +22,8 @@ from common import Load, alternate, header, median, threads
 import deeprnn as dr
 from deeprnn.layout import CELL_CLASSES
 
-CELLS = {cell: (getattr(dr, name), getattr(torch.nn, name)) for cell, name in CELL_CLASSES.items()}  # ours, torch
+CELLS = {cell: (getattr(dr, name), getattr(torch.nn, name))  # ours, torch (torch.nn has no minGRU, minLSTM)
+         for cell, name in CELL_CLASSES.items() if hasattr(torch.nn, name)}
 
 
 def time_pair(name, args, n):
