@@ -1,8 +1,9 @@
 """What the benchmarks share: the machine line, the load, alternating timing blocks and the GEMM roofline.
 
-    from common import Load, alternate, header, lm_gemms, Roofline    # benchmarks/ is the script's folder
+    from common import GemmStep, Load, alternate, header, lm_gemms    # benchmarks/ is the script's folder
 
-* ``header``: one line naming the machine (CPU model, cores), the date, numpy, torch and the threads.
+* ``header``: lines naming what is measured, the machine (CPU model, cores), the date, numpy and its BLAS
+  kernels, torch and the threads; ``threads(n)`` limits numpy's BLAS and torch to n threads.
 * ``Load``: the load average (os.getloadavg, 1 minute) at the start and at the end of a benchmark. The
   machine is shared; a figure is only worth its ratio to a reference measured in the same run.
 * ``alternate``: time several functions in alternating blocks (``rounds`` blocks of ``iters`` calls,
