@@ -6,27 +6,27 @@
 Both sides run the same shapes, dtype (float32) and thread count. Their timings alternate in blocks
 (--rounds blocks of --iters iterations each, after warm-up iterations in every block), so a noisy
 neighbour slows both alike, while neither side's idle BLAS/OpenMP threads, which spin-wait for a
-while after each call, steal a core from the other side's iteration. Reported: tokens/s (T·B per forward+backward, median over iterations)
-and the ratio deeprnn / torch (above 1.0: deeprnn is faster).
+while after each call, steal a core from the other side's iteration (common.alternate). Reported:
+tokens/s (T·B per forward+backward, median over iterations) and the ratio deeprnn / torch (above 1.0:
+deeprnn is faster), with the machine, the BLAS kernels and the load average at start and end.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import statistics
-import time
 
 import numpy as np
 import torch
+from common import Load, alternate, header, median, threads
 
 import deeprnn as dr
 from deeprnn.layout import CELL_CLASSES
 
-CELLS = {cell: (getattr(dr, name), getattr(torch.nn, name)) for cell, name in CELL_CLASSES.items()}  # ours, torch
+CELLS = {cell: (getattr(dr, name), getattr(torch.nn, name))  # ours, torch (torch.nn has no minGRU, minLSTM)
+         for cell, name in CELL_CLASSES.items() if hasattr(torch.nn, name)}
 
 
-def time_pair(name, args, threads):
+def time_pair(name, args, n):
     ours_cls, torch_cls = CELLS[name]
     T, B, I, H, L = args.seq, args.batch, args.input, args.hidden, args.layers
     ours = ours_cls(I, H, num_layers=L, seed=0)
@@ -45,20 +45,10 @@ def time_pair(name, args, threads):
         out, _ = ref(xt)
         out.backward(dt)
 
-    torch.set_num_threads(threads)
-    with dr.set_num_threads(threads):  # BLAS threads
-        t_ours, t_torch = [], []
-        for _ in range(args.rounds):
-            for fn, acc in ((step_ours, t_ours), (step_torch, t_torch)):
-                for _ in range(args.warmup):
-                    fn()
-                for _ in range(args.iters):
-                    t0 = time.perf_counter()
-                    fn()
-                    acc.append(time.perf_counter() - t0)
+    with threads(n):
+        t = alternate({"ours": step_ours, "torch": step_torch}, args.rounds, args.iters, args.warmup)
     tok = T * B
-    ours_tps, torch_tps = tok / statistics.median(t_ours), tok / statistics.median(t_torch)
-    return ours_tps, torch_tps
+    return tok / median(t["ours"]), tok / median(t["torch"])
 
 
 def main():
@@ -74,14 +64,16 @@ def main():
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     args = p.parse_args()
-    print(f"# {platform.processor() or platform.machine()}, numpy {np.__version__}, torch {torch.__version__}, "
-          f"L={args.layers} H={args.hidden} B={args.batch} T={args.seq} I={args.input}, float32, fwd+bwd")
+    load = Load()
+    print(header(f"forward + backward of the stack, L={args.layers} H={args.hidden} B={args.batch} T={args.seq} "
+                 f"I={args.input}: deeprnn vs torch.nn", "/".join(map(str, args.threads))))
     print("| cell | threads | deeprnn tokens/s | torch tokens/s | ratio |")
     print("|---|---:|---:|---:|---:|")
-    for threads in args.threads:
+    for n in args.threads:
         for name in args.cells:
-            ours, ref = time_pair(name, args, threads)
-            print(f"| {name.upper()} | {threads} | {ours:,.0f} | {ref:,.0f} | {ours / ref:.2f} |", flush=True)
+            ours, ref = time_pair(name, args, n)
+            print(f"| {name.upper()} | {n} | {ours:,.0f} | {ref:,.0f} | {ours / ref:.2f} |", flush=True)
+    print(load.end())
 
 
 if __name__ == "__main__":
