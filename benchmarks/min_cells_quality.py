@@ -89,7 +89,8 @@ def main():
         trainer = Trainer(cfg, run, overwrite=True, progress_bar=False, log=lambda m: None)
         summary = trainer.fit()
         curve = [(r["step"], r["seconds"], r["val_loss"]) for r in
-                 (json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip())]
+                 (json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip())
+                 if "val_loss" in r]  # the evaluation rows
         model = ModelConfig(cell=cell, num_layers=2, hidden_size=hidden, embedding_dim=64)
         rows.append((cell, hidden, num_params(model, V), rate, summary, curve))
         print(f"{cell}: H {hidden}, {rate:.2f} steps/s and {eval_seconds:.1f} s per evaluation probed, planned {steps} steps; {summary['steps']} done in "

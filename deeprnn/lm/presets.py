@@ -61,12 +61,17 @@ PRESETS: dict[str, dict] = {
                   "schedule": "cosine", "warmup_steps": 100, "max_steps": 1400, "eval_every": 200,
                   "time_budget": 600.0},
     },
+    # Tiny Shakespeare in 30 minutes on two cores (issue 14): the first 90% to train, the whole last 10%
+    # to validate; the time budget fits max_steps to the machine's speed (lm/budget.py), so the cosine
+    # schedule always ends. Measured 2026-12-02 (README, "Tiny Shakespeare in 30 minutes"): validation
+    # loss 1.457 nats/char on the torch engine; 1.448 on the numpy engine with --residual --layer-norm.
     "tinyshakespeare-lstm": {
-        "data": {"corpus": ["tinyshakespeare"], "preprocess": "raw"},
+        "data": {"corpus": ["tinyshakespeare"], "preprocess": "raw", "splits": [0.9, 0.1, 0.0]},
         "model": {"cell": "lstm", "num_layers": 2, "hidden_size": 256, "embedding_dim": 64, "dropout": 0.2,
                   "output_dropout": 0.2},
         "train": {"batch_size": 32, "num_steps": 64, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 0.01,
-                  "schedule": "cosine", "warmup_steps": 100, "max_steps": 10000, "eval_every": 250},
+                  "schedule": "cosine", "warmup_steps": 100, "max_steps": 30000, "eval_every": 500,
+                  "time_budget": 1800.0},
     },
     "d2l-rnn": _d2l("rnn", lr=1.0, epochs=100),
     "d2l-lstm": _d2l("lstm", lr=4.0, epochs=50),
