@@ -179,13 +179,19 @@ class Trainer(RunFolder):
         """Whether the time budget is spent or a stop was requested (Ctrl-C), on any process: every
         process stops at the same step."""
         t = self.cfg.train
-        budget = t.time_budget * (GRACE if self.prog.planned_steps else 1.0)  # fitted: its steps stop it
-        over_budget = bool(t.time_budget) and time.perf_counter() - self._t0 >= budget
+        over_budget = self._budget_spent()
         if not self.engine.any_rank(over_budget or bool(self._stop)):
             return False
         self.prog.stop_reason = (f"time budget of {t.time_budget:g} s reached" if over_budget
                                  else self._stop or "interrupted")
         return True
+
+    def _budget_spent(self) -> bool:
+        """Whether this session's time budget is spent; a run fitted to it (lm/budget.py) stops at its
+        steps, and at the budget only once it overruns by GRACE."""
+        t = self.cfg.train
+        budget = t.time_budget * (GRACE if self.prog.planned_steps else 1.0)
+        return bool(t.time_budget) and time.perf_counter() - self._t0 >= budget
 
     def _train_step(self, batch) -> None:
         """One step: forward + backward -> clip -> if loss and gradient are sound, the optimizer step
@@ -262,9 +268,8 @@ class Trainer(RunFolder):
         training row or an evaluation follows it (also the closing one: at max_steps, after Ctrl-C or
         SIGTERM, when the time budget is spent)."""
         t = self.cfg.train
-        spent = bool(t.time_budget) and time.perf_counter() - self._t0 >= t.time_budget
         return t.log_grad_norms and (self._log_due(step) or step % t.eval_every == 0 or step >= t.max_steps
-                                     or bool(self._stop) or spent)
+                                     or bool(self._stop) or self._budget_spent())
 
     def _step_norms(self) -> dict:
         """The per-layer gradient norms of the step just taken (lm/gradnorms.py), if it measured them."""
